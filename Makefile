@@ -1,0 +1,53 @@
+# dgm-course: two commands on a fresh machine.
+#   make lab    set up .venv when missing, register the kernel, start JupyterLab on the course
+#   make test   set up .venv when missing, run the unit tests and every lecture/solution notebook
+# Variables: PYTHON (interpreter for the venv), LAB_ARGS (e.g. --no-browser --port=8899),
+#            TESTS (what pytest runs, default: everything), PYTEST_ARGS (extra pytest flags).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+LAB_ARGS ?=
+TESTS ?=
+PYTEST_ARGS ?=
+# JupyterLab refuses to run as root unless told; containers and CI machines often are root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900
+
+.PHONY: help install kernel lab test notebooks clean distclean
+
+help:
+	@echo "make lab        start JupyterLab on the course (LAB_ARGS=--no-browser for a headless server)"
+	@echo "make test       unit tests + every notebook in lectures/ and solutions/ (fast run)"
+	@echo "make notebooks  re-run notebooks with the full budget and store their outputs (NB=path to pick)"
+	@echo "make install    only create .venv and install the course"
+	@echo "make clean      remove caches; make distclean also removes .venv"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+kernel: $(STAMP)
+	$(BIN)/python -m ipykernel install --user --name dgm-course --display-name "Python (dgm-course)"
+
+lab: kernel
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --ServerApp.default_url=/lab/tree/lectures/00_welcome.ipynb $(ALLOW_ROOT) $(LAB_ARGS)
+
+test: $(STAMP)
+	DGMLIB_FAST=1 $(BIN)/python -m pytest $(NBVAL_FLAGS) $(PYTEST_ARGS) $(TESTS)
+
+NB ?=
+notebooks: $(STAMP)
+	$(BIN)/python -m dgmlib.course run-notebooks $(NB)
+
+clean:
+	rm -rf .pytest_cache build *.egg-info
+	find . -name __pycache__ -type d -prune -not -path "./$(VENV)/*" -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)
