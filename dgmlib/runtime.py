@@ -1,0 +1,111 @@
+"""Where and how long the course runs: the device, the seed, and the run-size knob.
+
+Three environment variables steer every notebook without editing it:
+
+- ``DGMLIB_DEVICE``: force a device (``cpu``, ``cuda``, ``cuda:1``, ``mps``). Unset: the best one
+  available, in the order cuda, mps, cpu.
+- ``DGMLIB_FAST``: ``1`` makes :func:`budget` return its ``fast`` argument, so a notebook trains for
+  seconds instead of minutes. The test run (``make test``) sets it; students leave it unset.
+- ``DGMLIB_DATA``: a folder with torchvision's MNIST files, for the full 60k/10k MNIST
+  (see :func:`dgmlib.data.load_mnist`).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+__all__ = ["get_device", "seed_everything", "budget", "is_fast"]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def get_device() -> torch.device:
+    """The device the course computes on: ``$DGMLIB_DEVICE`` if set, else cuda, then mps, then cpu.
+
+    Raises ``ValueError`` when ``DGMLIB_DEVICE`` names a device that this machine does not have
+    or that torch does not know.
+    """
+    requested = os.environ.get("DGMLIB_DEVICE", "").strip()
+    if not requested:
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+
+    try:
+        device = torch.device(requested)
+    except RuntimeError as err:
+        raise ValueError(
+            f"DGMLIB_DEVICE={requested!r} is not a device torch knows; "
+            "expected 'cpu', 'cuda', 'cuda:N' or 'mps'"
+        ) from err
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"DGMLIB_DEVICE={requested!r} but CUDA is not available on this machine "
+                f"(torch {torch.__version__}, built for CUDA {torch.version.cuda}); "
+                "unset DGMLIB_DEVICE or set it to 'cpu'"
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"DGMLIB_DEVICE={requested!r} but this machine has "
+                f"{torch.cuda.device_count()} CUDA device(s)"
+            )
+    elif device.type == "mps" and not _mps_available():
+        raise ValueError(
+            f"DGMLIB_DEVICE={requested!r} but MPS (Apple GPU) is not available on this machine; "
+            "unset DGMLIB_DEVICE or set it to 'cpu'"
+        )
+    elif device.type not in {"cpu", "cuda", "mps"}:
+        raise ValueError(
+            f"DGMLIB_DEVICE={requested!r} is not supported; expected 'cpu', 'cuda', 'cuda:N' or 'mps'"
+        )
+    return device
+
+
+def seed_everything(seed: int) -> int:
+    """Seed Python's ``random``, NumPy and torch (CPU and every CUDA device) with ``seed``.
+
+    Returns the seed, so a notebook can print what it used. Bit-for-bit reproducibility on a GPU
+    further needs deterministic kernels; CPU runs on the same machine repeat exactly.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    seed = int(seed)
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be in [0, 2**32), got {seed}")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    return seed
+
+
+def is_fast() -> bool:
+    """True when ``DGMLIB_FAST`` asks for the short test-sized run (``1``/``true``/``yes``/``on``)."""
+    value = os.environ.get("DGMLIB_FAST", "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"DGMLIB_FAST={value!r} is not understood; expected 1 or 0 (or unset)")
+
+
+def budget(full, fast):
+    """The run-size knob: ``fast`` when ``DGMLIB_FAST=1`` (the test run), ``full`` otherwise.
+
+    Every training length, sample count or grid size in a notebook goes through it, e.g.
+    ``epochs = budget(full=30, fast=1)``, so the same notebook trains for real for a student
+    and in seconds under test.
+    """
+    return fast if is_fast() else full

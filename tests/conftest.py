@@ -1,0 +1,28 @@
+"""Shared test setup: the fast run size, a headless matplotlib for unit tests, and fixtures."""
+
+import os
+
+# Tests (and the notebook kernels nbval starts from this process) run with the fast budget.
+os.environ.setdefault("DGMLIB_FAST", "1")
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")  # this process only: nbval's kernels keep the inline backend
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every unit test starts from the same global RNG state."""
+    torch.manual_seed(0)
+    yield
+
+
+@pytest.fixture
+def close_figures():
+    import matplotlib.pyplot as plt
+
+    yield
+    plt.close("all")
