@@ -1,0 +1,203 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from dgmlib.training import History, TrainingDiverged, evaluate, fit
+
+
+class GaussianFit(nn.Module):
+    """Fit N(mu, sigma^2) by maximum likelihood: the optimum is the sample mean and std."""
+
+    def __init__(self):
+        super().__init__()
+        self.mu = nn.Parameter(torch.zeros(2))
+        self.log_sigma = nn.Parameter(torch.zeros(2))
+
+    def loss(self, x):
+        z = (x - self.mu) / self.log_sigma.exp()
+        nll = 0.5 * z.pow(2) + self.log_sigma + 0.5 * math.log(2 * math.pi)
+        return {"nll": nll.sum(1).mean(), "mean_abs_z": z.abs().mean()}
+
+
+def _data(n=4096):
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(n, 2, generator=g) * torch.tensor([0.5, 2.0]) + torch.tensor([1.0, -3.0])
+
+
+def test_fit_reaches_the_maximum_likelihood_solution():
+    x = _data()
+    model = GaussianFit()
+    history = fit(model, x, epochs=60, lr=0.05, batch_size=256, seed=0)
+    assert torch.allclose(model.mu.detach(), x.mean(0), atol=0.05)
+    assert torch.allclose(model.log_sigma.exp().detach(), x.std(0), rtol=0.05)
+    # exact minimum of the mean NLL for the fitted Gaussian
+    best = (torch.log(x.std(0, unbiased=False)) + 0.5 * math.log(2 * math.pi) + 0.5).sum().item()
+    assert history["nll"][-1] == pytest.approx(best, abs=0.02)
+    assert history["nll"][0] > history["nll"][-1] + 1.0
+
+
+def test_history_logs_each_term_val_terms_eval_and_time():
+    x = _data()
+    calls = []
+
+    def eval_fn(model, epoch):
+        calls.append(epoch)
+        return {"mu0": model.mu[0]}
+
+    history = fit(GaussianFit(), x[:3000], epochs=5, val_data=x[3000:], eval_fn=eval_fn, eval_every=2)
+    assert len(history) == 5
+    assert history.keys()[:4] == ["nll", "mean_abs_z", "val_nll", "val_mean_abs_z"]
+    assert set(history.keys()) == {"nll", "mean_abs_z", "val_nll", "val_mean_abs_z", "mu0", "time"}
+    assert history.epochs("nll") == [1, 2, 3, 4, 5]
+    assert calls == [2, 4, 5] and history.epochs("mu0") == [2, 4, 5]
+    assert all(t > 0 for t in history["time"])
+    assert isinstance(history["mu0"][0], float)
+
+
+def test_epoch_mean_equals_mean_of_batch_losses():
+    x = _data(1000)
+    model = GaussianFit()
+    seen = []
+
+    def loss_fn(m, batch):
+        out = m.loss(batch)
+        seen.append(out["nll"].item())
+        return out
+
+    history = fit(model, x, epochs=1, batch_size=100, loss_fn=loss_fn, optimizer=torch.optim.SGD(model.parameters(), lr=0.0))
+    assert history["nll"][0] == pytest.approx(sum(seen) / len(seen))
+
+
+def test_evaluate_weights_batches_by_size():
+    x = _data(1000)
+    model = GaussianFit()
+    full = model.loss(x)["nll"].item()
+    assert evaluate(model, x, batch_size=300)["nll"] == pytest.approx(full, rel=1e-5)
+
+
+def test_tuple_data_passes_first_element_to_loss_and_whole_batch_to_loss_fn():
+    x = _data(512)
+    y = torch.arange(512)
+    fit(GaussianFit(), (x, y), epochs=1)
+    got = []
+    fit(GaussianFit(), (x, y), epochs=1, batch_size=512, shuffle=False,
+        loss_fn=lambda m, b: got.append(b) or m.loss(b[0]))
+    assert torch.equal(got[0][1], y)
+
+
+def test_dataloader_and_dataset_inputs():
+    x = _data(512)
+    ds = torch.utils.data.TensorDataset(x)
+    h1 = fit(GaussianFit(), ds, epochs=2, batch_size=64)
+    h2 = fit(GaussianFit(), torch.utils.data.DataLoader(ds, batch_size=64), epochs=2)
+    assert len(h1) == len(h2) == 2
+
+
+def test_nan_loss_stops_with_epoch_step_and_value():
+    class Exploding(GaussianFit):
+        def loss(self, x):
+            out = super().loss(x)
+            self.calls = getattr(self, "calls", 0) + 1
+            if self.calls == 7:  # epoch 2, step 3 with 4 batches per epoch
+                out["nll"] = out["nll"] * float("nan")
+            return out
+
+    with pytest.raises(TrainingDiverged, match=r"nll = nan at epoch 2, step 3 \(global step 7\)"):
+        fit(Exploding(), _data(512), epochs=3, batch_size=128)
+
+
+def test_inf_in_a_logged_term_is_caught_too():
+    class InfTerm(GaussianFit):
+        def loss(self, x):
+            return {**super().loss(x), "ratio": torch.tensor(float("inf"))}
+
+    with pytest.raises(TrainingDiverged, match=r"ratio = inf at epoch 1, step 1"):
+        fit(InfTerm(), _data(256), epochs=1)
+
+
+def test_custom_step_for_two_player_games():
+    x = _data(512)
+    model = GaussianFit()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(batch):
+        opt.zero_grad()
+        loss = model.loss(batch)["nll"]
+        loss.backward()
+        opt.step()
+        return {"loss": loss.detach(), "mu0": model.mu[0].detach()}
+
+    history = fit(model, x, epochs=20, step=step, optimizer=opt)
+    assert history["loss"][-1] < history["loss"][0]
+    assert abs(history["mu0"][-1] - 1.0) < 0.1
+
+
+def test_checkpoint_resume_continues_where_it_stopped(tmp_path):
+    x = _data(1024)
+    ckpt = tmp_path / "run.pt"
+    torch.manual_seed(1)
+    straight = GaussianFit()
+    h_straight = fit(straight, x, epochs=4, lr=0.05, seed=3)
+
+    torch.manual_seed(1)
+    first = GaussianFit()
+    fit(first, x, epochs=2, lr=0.05, seed=3, checkpoint=ckpt)
+    assert ckpt.exists()
+    resumed = GaussianFit()  # a fresh kernel: new model and optimizer
+    h_resumed = fit(resumed, x, epochs=4, lr=0.05, seed=3, checkpoint=ckpt, resume=True)
+    assert h_resumed.epochs("nll") == [1, 2, 3, 4]
+    assert torch.allclose(resumed.mu, straight.mu, atol=1e-6)  # identical trajectory
+    assert h_resumed["nll"] == pytest.approx(h_straight["nll"], rel=1e-6)
+
+
+def test_batches_move_to_the_model_device():
+    devices = []
+
+    class Probe(GaussianFit):
+        def loss(self, x):
+            devices.append(x.device)
+            return super().loss(x)
+
+    model = Probe().to(torch.float64)
+    fit(model, _data(256), epochs=1, loss_fn=lambda m, b: m.loss(b.double()))
+    assert devices and all(d == model.mu.device for d in devices)
+
+
+def test_bad_arguments_are_explained():
+    x = _data(64)
+    with pytest.raises(TypeError, match="has no loss\\(x\\) method"):
+        fit(nn.Linear(2, 2), x, epochs=1)
+    with pytest.raises(ValueError, match="epochs must be a non-negative int"):
+        fit(GaussianFit(), x, epochs=-1)
+    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+        fit(GaussianFit(), x, epochs=1, batch_size=0)
+    with pytest.raises(ValueError, match="resume=True needs checkpoint="):
+        fit(GaussianFit(), x, epochs=1, resume=True)
+    with pytest.raises(ValueError, match="must have the same, non-zero length"):
+        fit(GaussianFit(), (x, torch.arange(3)), epochs=1)
+    with pytest.raises(TypeError, match="first loss term must be a scalar"):
+        fit(GaussianFit(), x, epochs=1, loss_fn=lambda m, b: {"loss": b.sum(1)})
+    with pytest.raises(TypeError, match="data must be a tensor, a tuple of tensors or a DataLoader"):
+        fit(GaussianFit(), 3, epochs=1)
+
+
+def test_history_reports_unknown_keys():
+    h = History([{"epoch": 1, "loss": 2.0}])
+    with pytest.raises(KeyError, match=r"'elbo' was not logged; logged keys: \['loss'\]"):
+        h["elbo"]
+    assert h.last() == {"epoch": 1, "loss": 2.0}
+    assert "loss=2" in repr(h)
+
+
+def test_progress_bar_is_quiet_under_test(capsys):
+    fit(GaussianFit(), _data(256), epochs=1)
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+def test_progress_bar_shows_when_asked(capsys):
+    fit(GaussianFit(), _data(256), epochs=2, batch_size=64, progress=True)
+    err = capsys.readouterr().err
+    assert "8/8" in err  # 2 epochs x 4 steps
