@@ -13,7 +13,10 @@ from .runtime import budget, get_device, is_fast, seed_everything
 __version__ = "0.1.0"
 __all__ = ["budget", "get_device", "is_fast", "seed_everything", "__version__"]
 
-_SUBMODULES = {"runtime", "data", "training", "plotting", "course"}
+_SUBMODULES = {
+    "runtime", "data", "training", "plotting", "course",
+    "vae", "gan", "flows", "divergences", "metrics", "disentanglement",
+}
 
 
 def __getattr__(name):
