@@ -1,0 +1,31 @@
+"""Normalizing flows: one interface for every layer, a ``Flow`` that only sums.
+
+Every layer is an ``nn.Module`` with ``forward(x) -> (y, log_det)`` (data -> latent) and
+``inverse(y) -> (x, log_det)``, ``log_det`` of shape ``(B,)`` being log|det J| of the map applied.
+``Flow(base, layers)`` offers ``log_prob``, ``sample(n, temperature)`` and ``loss`` (for
+:func:`dgmlib.training.fit`).
+
+Families (the lecture's four): determinant identities (:class:`Planar`, :class:`Radial`),
+autoregressive (:class:`MADE`, :class:`MaskedAutoregressive`), coupling (:class:`AffineCoupling`
+with Glow's :class:`ActNorm`, :class:`InvConv1x1`, :class:`Squeeze`, :class:`MultiScale`) and
+free-form residual (:class:`ResidualFlowBlock`). For images: :class:`Dequantize`, :class:`Logit`,
+:func:`bits_per_dim`.
+"""
+
+from .base import Compose, DiagonalGaussian, Flow, StandardNormal, bits_per_dim
+from .simple import Planar, Radial
+from .autoregressive import MADE, MaskedAutoregressive, Reverse
+from .coupling import AffineCoupling, alternating_mask, channel_mask, checkerboard_mask
+from .glow import ActNorm, InvConv1x1, MultiScale, Squeeze
+from .residual import ResidualFlowBlock, power_series_log_det
+from .images import Dequantize, Logit
+from .models import maf_flow, mnist_flow, planar_flow, realnvp_flow, residual_flow
+
+__all__ = [
+    "Flow", "Compose", "StandardNormal", "DiagonalGaussian", "bits_per_dim",
+    "Planar", "Radial", "MADE", "MaskedAutoregressive", "Reverse",
+    "AffineCoupling", "alternating_mask", "checkerboard_mask", "channel_mask",
+    "ActNorm", "InvConv1x1", "Squeeze", "MultiScale",
+    "ResidualFlowBlock", "power_series_log_det", "Dequantize", "Logit",
+    "planar_flow", "maf_flow", "realnvp_flow", "residual_flow", "mnist_flow",
+]

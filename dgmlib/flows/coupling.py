@@ -1,0 +1,137 @@
+"""Affine coupling (RealNVP, Dinh et al. 2017): half the variables steer an affine map of the rest.
+
+With a 0/1 mask m (1 = passed through, x_a = m * x):
+
+    y = m * x + (1 - m) * (x * exp(s(x_a)) + t(x_a)),     log|det J| = sum_i (1 - m_i) s_i(x_a).
+
+The Jacobian is triangular up to a permutation (block [[I, 0], [*, diag(exp s)]]), so the
+determinant is a product of the diagonal; the inverse is as cheap as the forward:
+x = m * y + (1 - m) * (y - t(y_a)) * exp(-s(y_a)). Alternate the mask (``1 - m``) between layers
+so every variable is transformed.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .autoregressive import _check_context_features, _hidden
+
+__all__ = ["AffineCoupling", "alternating_mask", "checkerboard_mask", "channel_mask"]
+
+
+def alternating_mask(dim: int, parity: int = 0) -> torch.Tensor:
+    """(dim,) mask 1, 0, 1, 0, ... (``parity=0``) or 0, 1, 0, 1, ... (``parity=1``)."""
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 2:
+        raise ValueError(f"dim must be an int >= 2 for a coupling mask, got {dim!r}")
+    return ((torch.arange(dim) + parity) % 2 == 0).float()
+
+
+def checkerboard_mask(height: int, width: int, parity: int = 0, channels: int = 1) -> torch.Tensor:
+    """(channels, height, width) mask with m[c, i, j] = 1 iff (i + j + parity) is even."""
+    i, j = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    mask = ((i + j + parity) % 2 == 0).float()
+    return mask.expand(channels, height, width).clone()
+
+
+def channel_mask(channels: int, height: int = 1, width: int = 1, parity: int = 0) -> torch.Tensor:
+    """(channels, height, width) mask that passes the first half of the channels (``parity=1``: the second).
+
+    Raises ValueError for an odd channel count: the split would not be in halves.
+    """
+    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 2 or channels % 2:
+        raise ValueError(f"channels must be an even int >= 2 to split into halves, got {channels!r}")
+    first = torch.arange(channels) < channels // 2
+    mask = (first if parity == 0 else ~first).float()
+    return mask[:, None, None].expand(channels, height, width).clone()
+
+
+class _MLP(nn.Module):
+    """x: (B, D) [+ context (B, C)] -> (B, 2D): [s_raw, t]."""
+
+    def __init__(self, dim, hidden, context_features):
+        super().__init__()
+        sizes = (dim + (context_features or 0),) + hidden
+        layers = []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            layers += [nn.Linear(a, b), nn.ELU()]
+        self.net = nn.Sequential(*layers, nn.Linear(sizes[-1], 2 * dim))
+
+    def forward(self, x, context=None):
+        return self.net(x if context is None else torch.cat([x, context], 1)).chunk(2, dim=1)
+
+
+class _ConvNet(nn.Module):
+    """x: (B, C, H, W) -> two (B, C, H, W) maps [s_raw, t]: 3x3 conv, 1x1 conv, 3x3 conv (padding keeps H, W)."""
+
+    def __init__(self, channels, hidden):
+        super().__init__()
+        width = hidden[0]
+        self.net = nn.Sequential(
+            nn.Conv2d(channels, width, 3, padding=1), nn.ELU(),
+            nn.Conv2d(width, width, 1), nn.ELU(),
+            nn.Conv2d(width, 2 * channels, 3, padding=1),
+        )
+
+    def forward(self, x, context=None):
+        return self.net(x).chunk(2, dim=1)
+
+
+class AffineCoupling(nn.Module):
+    """Affine coupling  y = m x + (1 - m)(x exp(s(m x)) + t(m x)),  log|det J| = sum (1 - m) s.
+
+    ``mask``: a 0/1 tensor of the event shape, (D,) for vectors (MLP conditioner) or (C, H, W)
+    for images (convolutional conditioner). s = scale * tanh(s_raw) with a learnable per-element
+    ``scale`` (bounded log-scales train stably); the output layer starts at zero, so the layer
+    starts as the identity. ``context_features``: an extra input of the MLP conditioner.
+
+    x: (B, *mask.shape) -> (y: (B, *mask.shape), log_det: (B,)).
+    """
+
+    def __init__(self, mask: torch.Tensor, hidden=(64, 64), context_features: int | None = None):
+        super().__init__()
+        mask = torch.as_tensor(mask, dtype=torch.float32)
+        if mask.ndim not in (1, 3):
+            raise ValueError(f"mask must have shape (D,) or (C, H, W), got {tuple(mask.shape)}")
+        if not ((mask == 0) | (mask == 1)).all() or mask.all() or not mask.any():
+            raise ValueError("mask must hold only 0 and 1, with both present (else nothing or everything is transformed)")
+        hidden = _hidden(hidden)
+        self.context_features = _check_context_features(context_features)
+        if context_features is not None and mask.ndim == 3:
+            raise ValueError("context_features is supported for vector (D,) masks only")
+        self.conditional = context_features is not None
+        self.register_buffer("mask", mask)
+        if mask.ndim == 1:
+            self.net = _MLP(mask.numel(), hidden, context_features)
+            last = self.net.net[-1]
+        else:
+            self.net = _ConvNet(mask.shape[0], hidden)
+            last = self.net.net[-1]
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        self.scale = nn.Parameter(torch.ones(mask.shape))
+
+    def _check(self, x, name):
+        if not torch.is_tensor(x):
+            raise TypeError(f"{name} must be a tensor, got {type(x).__name__}")
+        if tuple(x.shape[1:]) != tuple(self.mask.shape):
+            raise ValueError(f"{name} must have shape (B, {', '.join(map(str, self.mask.shape))}), got {tuple(x.shape)}")
+
+    def _s_t(self, x_a, context):
+        if self.conditional and context is None:
+            raise ValueError(f"this coupling was built with context_features={self.context_features}: pass context=")
+        s_raw, t = self.net(x_a, context)
+        keep = 1 - self.mask
+        return keep * self.scale * torch.tanh(s_raw), keep * t
+
+    def forward(self, x, context=None):
+        self._check(x, "x")
+        x_a = self.mask * x
+        s, t = self._s_t(x_a, context)
+        return x_a + (1 - self.mask) * (x * torch.exp(s) + t), s.flatten(1).sum(1)
+
+    def inverse(self, y, context=None):
+        self._check(y, "y")
+        y_a = self.mask * y
+        s, t = self._s_t(y_a, context)
+        return y_a + (1 - self.mask) * (y - t) * torch.exp(-s), -s.flatten(1).sum(1)

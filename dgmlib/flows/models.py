@@ -1,0 +1,85 @@
+"""Ready-made flows of the lectures: one per family for 2-D toys, and a multi-scale flow for MNIST.
+
+Each returns a :class:`~dgmlib.flows.Flow` (``log_prob``, ``sample``, ``loss``), untrained,
+on the CPU (``.to(device)`` it). Shapes: 2-D toys (B, 2); MNIST (B, 1, 28, 28).
+"""
+
+from __future__ import annotations
+
+from .autoregressive import MaskedAutoregressive, Reverse
+from .base import Flow, StandardNormal
+from .coupling import AffineCoupling, alternating_mask, channel_mask, checkerboard_mask
+from .glow import ActNorm, InvConv1x1, MultiScale
+from .images import Dequantize, Logit
+from .residual import ResidualFlowBlock
+from .simple import Planar, Radial
+
+__all__ = ["planar_flow", "maf_flow", "realnvp_flow", "residual_flow", "mnist_flow"]
+
+
+def _positive(value, name):
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+def planar_flow(dim: int = 2, n_layers: int = 32, radial_every: int = 0) -> Flow:
+    """ActNorm, then ``n_layers`` planar layers (every ``radial_every``-th one radial, if > 0).
+
+    Density only: planar and radial layers have no analytic inverse, so ``sample`` raises.
+    """
+    layers = [ActNorm(dim)]
+    for i in range(_positive(n_layers, "n_layers")):
+        layers.append(Radial(dim) if radial_every and (i + 1) % radial_every == 0 else Planar(dim))
+    return Flow(StandardNormal(dim), layers)
+
+
+def maf_flow(dim: int = 2, n_layers: int = 5, hidden=(64, 64), direction: str = "maf") -> Flow:
+    """ActNorm, then ``n_layers`` affine autoregressive layers with the order reversed in between."""
+    layers = [ActNorm(dim)]
+    for i in range(_positive(n_layers, "n_layers")):
+        layers += [MaskedAutoregressive(dim, hidden, direction=direction), Reverse()]
+    return Flow(StandardNormal(dim), layers[:-1])
+
+
+def realnvp_flow(dim: int = 2, n_layers: int = 8, hidden=(64, 64)) -> Flow:
+    """ActNorm, then ``n_layers`` affine couplings with alternating masks and an ActNorm after each."""
+    layers = [ActNorm(dim)]
+    for i in range(_positive(n_layers, "n_layers")):
+        layers += [AffineCoupling(alternating_mask(dim, i % 2), hidden), ActNorm(dim)]
+    return Flow(StandardNormal(dim), layers)
+
+
+def residual_flow(dim: int = 2, n_blocks: int = 6, hidden=(64, 64), lipschitz: float = 0.9,
+                  log_det: str = "roulette") -> Flow:
+    """ActNorm, then ``n_blocks`` i-ResNet blocks (each followed by an ActNorm): Residual Flows."""
+    layers = [ActNorm(dim)]
+    for _ in range(_positive(n_blocks, "n_blocks")):
+        layers += [ResidualFlowBlock(dim, hidden, lipschitz=lipschitz, log_det=log_det), ActNorm(dim)]
+    return Flow(StandardNormal(dim), layers)
+
+
+def _step(channels, height, width, parity, hidden, mask="checkerboard"):
+    """ActNorm, invertible 1x1 convolution (LU), affine coupling: one Glow step."""
+    m = (checkerboard_mask(height, width, parity, channels) if mask == "checkerboard"
+         else channel_mask(channels, height, width, parity))
+    return [ActNorm(channels), InvConv1x1(channels, lu=True), AffineCoupling(m, (hidden,))] if channels > 1 else \
+        [ActNorm(channels), AffineCoupling(m, (hidden,))]
+
+
+def mnist_flow(hidden: int = 32, steps: int = 3, alpha: float = 0.05) -> Flow:
+    """A RealNVP/Glow-style multi-scale flow for (B, 1, 28, 28) grey levels in [0, 1]:
+
+    Dequantize -> Logit -> [28x28x1: ``steps`` checkerboard steps] -> squeeze/split ->
+    [14x14x2: ``steps`` steps] -> squeeze/split -> [7x7x4: ``steps`` steps]. Each step is ActNorm,
+    InvConv1x1 (LU; skipped for one channel) and an affine coupling whose conditioner is a
+    3x3-1x1-3x3 conv net with ``hidden`` channels. log_prob is the discrete log-probability bound
+    (nats per image); ``loss`` reports bits per dimension.
+    """
+    _positive(hidden, "hidden")
+    _positive(steps, "steps")
+    scale1 = [layer for i in range(steps) for layer in _step(1, 28, 28, i % 2, hidden)]
+    scale2 = [layer for i in range(steps) for layer in _step(2, 14, 14, i % 2, hidden)]
+    scale3 = [layer for i in range(steps) for layer in _step(4, 7, 7, i % 2, hidden)]
+    body = MultiScale(scale1, [MultiScale(scale2, scale3)])
+    return Flow(StandardNormal((1, 28, 28)), [Dequantize(256), Logit(alpha), body])
