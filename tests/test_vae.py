@@ -1,0 +1,290 @@
+"""dgmlib.vae: closed forms against torch.distributions and exact models, bounds, gradients, training."""
+
+import math
+
+import pytest
+import torch
+from torch.distributions import Independent, Normal, kl_divergence
+
+from dgmlib import vae as V
+
+
+def _rand_gauss(*shape, dtype=torch.float64):
+    return torch.randn(*shape, dtype=dtype), torch.randn(*shape, dtype=dtype)
+
+
+def _diag(mu, logvar):
+    return Independent(Normal(mu, torch.exp(0.5 * logvar)), 1)
+
+
+# --- closed forms ------------------------------------------------------------------------------
+
+
+def test_kl_normal_std_matches_torch_distributions():
+    mu, logvar = _rand_gauss(64, 7)
+    expected = kl_divergence(_diag(mu, logvar), _diag(torch.zeros_like(mu), torch.zeros_like(logvar)))
+    torch.testing.assert_close(V.kl_normal_std(mu, logvar), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_kl_normal_matches_torch_distributions():
+    mu_q, logvar_q = _rand_gauss(64, 5)
+    mu_p, logvar_p = _rand_gauss(64, 5)
+    expected = kl_divergence(_diag(mu_q, logvar_q), _diag(mu_p, logvar_p))
+    torch.testing.assert_close(V.kl_normal(mu_q, logvar_q, mu_p, logvar_p), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_kl_normal_std_matches_monte_carlo():
+    mu = torch.tensor([[0.5, -1.0]], dtype=torch.float64)
+    logvar = torch.tensor([[-0.3, 0.4]], dtype=torch.float64)
+    z = V.reparameterize(mu, logvar, k=400_000)
+    mc = (V.log_normal(z, mu, logvar) - V.log_normal_std(z)).mean(0)
+    torch.testing.assert_close(mc, V.kl_normal_std(mu, logvar), atol=5e-3, rtol=0)
+
+
+def test_kl_worked_examples_big_and_small():
+    """(sigma, mu) = (1+1e5, 1e5) -> ~1.0e10; (1+1e-5, 1e-5) -> ~1.5e-10, exact to float64 precision."""
+    for sigma, mu, expected, rel in [(1 + 1e5, 1e5, 1.0e10, 1e-4), (1 + 1e-5, 1e-5, 1.5e-10, 1e-4)]:
+        m = torch.tensor([[mu]], dtype=torch.float64)
+        lv = torch.tensor([[2 * math.log(sigma)]], dtype=torch.float64)
+        assert V.kl_normal_std(m, lv).item() == pytest.approx(expected, rel=rel, abs=0)
+    # the exact small value: (s^2 + m^2 - 1)/2 - log s with s = 1 + e, m = e is 3/2 e^2 - 1/3 e^3 + O(e^4)
+    e = 1e-5
+    m = torch.tensor([[e]], dtype=torch.float64)
+    lv = torch.tensor([[2 * math.log1p(e)]], dtype=torch.float64)
+    assert V.kl_normal_std(m, lv).item() == pytest.approx(1.5 * e**2 - e**3 / 3, rel=1e-9, abs=0)
+
+
+def test_log_bernoulli_matches_torch_distributions():
+    x = torch.bernoulli(torch.full((6, 1, 4, 4), 0.3, dtype=torch.float64))
+    logits = torch.randn(6, 1, 4, 4, dtype=torch.float64)
+    expected = torch.distributions.Bernoulli(logits=logits).log_prob(x).flatten(1).sum(1)
+    torch.testing.assert_close(V.log_bernoulli(x, logits), expected)
+    # k leading samples broadcast against x
+    logits_k = torch.randn(3, 6, 1, 4, 4, dtype=torch.float64)
+    expected_k = torch.distributions.Bernoulli(logits=logits_k).log_prob(x).flatten(2).sum(-1)
+    torch.testing.assert_close(V.log_bernoulli(x, logits_k), expected_k)
+
+
+# --- the exact latent model ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def ppca():
+    return V.LinearGaussian.random(data_dim=6, latent_dim=3, sigma=0.7, seed=1)
+
+
+def test_linear_gaussian_log_prob_matches_numerical_integration():
+    model = V.LinearGaussian(torch.tensor([[1.5], [-0.5]], dtype=torch.float64), torch.tensor([0.2, 0.1], dtype=torch.float64), 0.6)
+    x = torch.tensor([[0.4, -0.3], [2.0, 0.5]], dtype=torch.float64)
+    z = torch.linspace(-10, 10, 20001, dtype=torch.float64)
+    integrand = torch.exp(model.log_joint(x, z.view(-1, 1, 1).expand(-1, 2, 1)))  # (Z, B)
+    numeric = torch.log(torch.trapezoid(integrand, z, dim=0))
+    torch.testing.assert_close(model.log_prob(x), numeric, rtol=1e-9, atol=1e-9)
+
+
+def test_linear_gaussian_posterior_is_bayes_rule(ppca):
+    """log p(z|x) = log p(x, z) - log p(x) at random z."""
+    x = ppca.sample(5)
+    mean, cov = ppca.posterior(x)
+    z = torch.randn(5, 3, dtype=torch.float64)
+    post = torch.distributions.MultivariateNormal(mean, covariance_matrix=cov).log_prob(z)
+    torch.testing.assert_close(post, ppca.log_joint(x, z) - ppca.log_prob(x))
+
+
+def test_elbo_gap_equals_kl_to_the_exact_posterior(ppca):
+    x = ppca.sample(8)
+    mu, logvar = _rand_gauss(8, 3)
+    mean, cov = ppca.posterior(x)
+    q = torch.distributions.MultivariateNormal(mu, covariance_matrix=torch.diag_embed(torch.exp(logvar)))
+    kl = kl_divergence(q, torch.distributions.MultivariateNormal(mean, covariance_matrix=cov))
+    torch.testing.assert_close(ppca.log_prob(x) - ppca.elbo(x, mu, logvar), kl, rtol=1e-10, atol=1e-10)
+    # and the closed-form ELBO is the Monte Carlo average of log p(x, z) - log q(z|x)
+    log_w = ppca.log_weights(x, mu, logvar, 200_000)
+    stderr = log_w.std(0) / math.sqrt(len(log_w))
+    assert torch.all((log_w.mean(0) - ppca.elbo(x, mu, logvar)).abs() < 4 * stderr)
+
+
+def test_elbo_equals_log_p_when_q_is_the_true_posterior():
+    model = V.LinearGaussian(torch.tensor([[2.0, 0.0], [0.0, 0.5], [0.0, 0.0]], dtype=torch.float64), sigma=0.8)
+    x = model.sample(4)
+    mean, cov = model.posterior(x)
+    assert torch.count_nonzero(cov - torch.diag(torch.diag(cov))) == 0  # orthogonal columns: diagonal posterior
+    logvar = torch.log(torch.diag(cov)).expand_as(mean)
+    torch.testing.assert_close(model.elbo(x, mean, logvar), model.log_prob(x), rtol=1e-12, atol=1e-12)
+    # and then every importance weight equals p(x): F_k = log p(x) for any k, without noise
+    torch.testing.assert_close(model.iwae_bound(x, mean, logvar, 7), model.log_prob(x), rtol=1e-10, atol=1e-10)
+
+
+def test_iwae_bound_is_nondecreasing_in_k_and_below_log_p(ppca):
+    x = ppca.sample(4)
+    mean, _ = ppca.posterior(x)
+    mu, logvar = mean + 0.3, torch.full_like(mean, -1.0)  # a mediocre q
+    exact = ppca.log_prob(x)
+    means, errs = [], []
+    for k in [1, 5, 50]:
+        repeats = 2000
+        log_w = ppca.log_weights(x, mu, logvar, repeats * k).view(repeats, k, -1)
+        draws = V.log_mean_exp(log_w, 1)  # (R, B): R independent draws of F_k
+        means.append(draws.mean(0))
+        errs.append(draws.std(0) / math.sqrt(len(draws)))
+    for lo, hi, e_lo, e_hi in zip(means[:-1], means[1:], errs[:-1], errs[1:]):
+        assert torch.all(hi > lo - 3 * (e_lo + e_hi))
+    assert torch.all(means[-1] - means[0] > 0.05)  # strictly tighter on this q
+    assert torch.all(means[-1] < exact + 3 * errs[-1])
+    torch.testing.assert_close(means[0], ppca.elbo(x, mu, logvar), atol=float(4 * errs[0].max()), rtol=0)
+
+
+def test_prior_monte_carlo_is_consistent():
+    model = V.LinearGaussian.random(data_dim=3, latent_dim=1, sigma=1.0, seed=2)
+    x = model.sample(3)
+    torch.testing.assert_close(model.prior_mc_log_prob(x, 400_000), model.log_prob(x), atol=0.02, rtol=0)
+
+
+# --- gradient estimators ---------------------------------------------------------------------
+
+
+def test_reparameterized_gradient_is_unbiased_and_matches_score_function():
+    """f(z) = sum (z - c)^2: grad_mu E f = 2 (mu - c), grad_logvar E f = exp(logvar)."""
+    c = torch.tensor([1.0, -2.0], dtype=torch.float64)
+    mu = torch.tensor([0.3, 0.5], dtype=torch.float64)
+    logvar = torch.tensor([-0.5, 0.2], dtype=torch.float64)
+
+    def f(z):
+        return ((z - c) ** 2).sum(-1)
+
+    exact_mu, exact_logvar = 2 * (mu - c), torch.exp(logvar)
+    r_mu, r_lv = V.reparam_gradient(f, mu, logvar, 200_000)
+    s_mu, s_lv = V.score_function_gradient(f, mu, logvar, 1_000_000)
+    torch.testing.assert_close(r_mu.mean(0), exact_mu, atol=0.02, rtol=0)
+    torch.testing.assert_close(r_lv.mean(0), exact_logvar, atol=0.02, rtol=0)
+    torch.testing.assert_close(r_mu.mean(0), s_mu.mean(0), atol=0.06, rtol=0)
+    torch.testing.assert_close(r_lv.mean(0), s_lv.mean(0), atol=0.06, rtol=0)
+    assert torch.all(r_mu.var(0) * 10 < s_mu.var(0))  # the point of the trick: far less variance
+
+
+# --- the VAE -----------------------------------------------------------------------------------
+
+
+def _tiny_vae(**kw):
+    torch.manual_seed(0)
+    return V.VAE(V.MLPEncoder(16, 3, (32,)), V.MLPDecoder(3, (16,), (32,)), **kw)
+
+
+def test_vae_bounds_shapes_and_identities():
+    model = _tiny_vae().double()
+    x = torch.bernoulli(torch.full((10, 16), 0.4, dtype=torch.float64))
+    terms = model.elbo(x, beta=2.0)
+    assert set(terms) == {"elbo", "recon", "kl"} and all(t.shape == (10,) for t in terms.values())
+    torch.testing.assert_close(terms["elbo"], terms["recon"] - 2.0 * terms["kl"])
+    mu, logvar = model.encode(x)
+    torch.testing.assert_close(terms["kl"], V.kl_normal_std(mu, logvar))
+    assert model.iwae_bound(x, 4).shape == (10,)
+    # log p(x) >= F_1 on average, and the chunked estimate equals the unchunked one in distribution
+    torch.manual_seed(1)
+    ll_small_chunks = model.log_likelihood(x, k=1000, chunk=7)
+    torch.manual_seed(1)
+    ll_one_chunk = model.log_likelihood(x, k=1000, chunk=1000)
+    torch.testing.assert_close(ll_small_chunks, ll_one_chunk, atol=0.05, rtol=0)
+    elbo_mean = model.log_weights(x, 500).mean(0)
+    assert torch.all(ll_one_chunk > elbo_mean - 0.05)
+
+
+def test_vae_log_likelihood_is_exact_for_a_decoder_that_ignores_z():
+    """With q = p(z) and a decoder that ignores z, every importance weight is p(x): the estimate is exact."""
+    model = _tiny_vae().double()
+    with torch.no_grad():  # q(z|x) = p(z) = N(0, I) and p(x|z) constant in z: every weight equals p(x)
+        model.decoder.net[-1].weight.zero_()
+        model.encoder.head.weight.zero_()
+        model.encoder.head.bias.zero_()
+    x = torch.bernoulli(torch.full((5, 16), 0.5, dtype=torch.float64))
+    logits = model.decoder(torch.zeros(1, 3, dtype=torch.float64))
+    expected = V.log_bernoulli(x, logits.expand(5, 16))
+    torch.testing.assert_close(model.log_likelihood(x, k=50), expected)
+
+
+def test_vae_sample_and_reconstruct_shapes():
+    model = V.VAE(V.ConvEncoder(4, width=8), V.ConvDecoder(4, width=8))
+    x = torch.rand(3, 1, 28, 28)
+    assert model.sample(5).shape == (5, 1, 28, 28)
+    assert set(model.sample(5).unique().tolist()) <= {0.0, 1.0}
+    assert model.reconstruct(x).shape == (3, 1, 28, 28)
+    assert model.iwae_bound(x, 2).shape == (3,)
+    g = V.VAE(V.MLPEncoder(784, 4), V.MLPDecoder(4), likelihood="gaussian")
+    assert g.elbo(x)["elbo"].shape == (3,) and g.sample(2).shape == (2, 1, 28, 28)
+
+
+def test_iwae_loss_is_minus_the_k_sample_bound():
+    model = _tiny_vae(k=6).double()
+    x = torch.bernoulli(torch.full((4, 16), 0.4, dtype=torch.float64))
+    torch.manual_seed(3)
+    loss = model.loss(x)
+    torch.manual_seed(3)
+    torch.testing.assert_close(loss["loss"], -model.iwae_bound(x, 6).mean())
+
+
+def test_hierarchical_vae_decomposition_matches_monte_carlo_of_the_joint():
+    torch.manual_seed(0)
+    model = V.HierarchicalVAE(in_features=16, z1=3, z2=2, hidden=16, x_shape=(16,)).double()
+    x = torch.bernoulli(torch.full((3, 16), 0.4, dtype=torch.float64))
+    with torch.no_grad():
+        terms = model.elbo(x)
+        torch.testing.assert_close(terms["elbo"], terms["recon"] - terms["kl_z1"] - terms["kl_z2"])
+        xs = x.repeat(20_000, 1)
+        decomposed = model.elbo(xs)["elbo"].view(20_000, 3).mean(0)
+        mc = model.log_weights(x, 20_000).mean(0)
+    torch.testing.assert_close(decomposed, mc, atol=0.1, rtol=0)
+    assert model.sample(4).shape == (4, 16)
+
+
+def test_short_vae_training_improves_the_validation_elbo():
+    from dgmlib.data import load_mnist
+    from dgmlib.training import fit
+
+    x, _ = load_mnist("train", binarize=True)
+    x_val, _ = load_mnist("test", binarize=True)
+    torch.manual_seed(0)
+    model = V.VAE(V.MLPEncoder(784, 10, (128,)), V.MLPDecoder(10, hidden=(128,)))
+    history = fit(model, x, epochs=3, val_data=x_val, lr=2e-3, seed=0)
+    assert history["val_elbo"][0] < history["val_elbo"][-1]
+    assert history["val_elbo"][-1] > -190.0  # an untrained model sits near -543 (784 log 2)
+
+
+# --- bad input ---------------------------------------------------------------------------------
+
+
+def test_mismatched_shapes_are_rejected():
+    with pytest.raises(ValueError, match="mu and logvar must have the same shape"):
+        V.kl_normal_std(torch.zeros(2, 3), torch.zeros(2, 4))
+    with pytest.raises(ValueError, match="mu and logvar must have the same shape"):
+        V.reparameterize(torch.zeros(2, 3), torch.zeros(3))
+    with pytest.raises(ValueError, match="mu_p and logvar_p must broadcast"):
+        V.kl_normal(torch.zeros(2, 3), torch.zeros(2, 3), torch.zeros(2, 4), torch.zeros(2, 4))
+    with pytest.raises(ValueError, match=r"x must have shape \(B, 6\)"):
+        V.LinearGaussian.random(6, 2).log_prob(torch.zeros(2, 5, dtype=torch.float64))
+    with pytest.raises(TypeError, match="mu must be a torch.Tensor"):
+        V.kl_normal_std([0.0], torch.zeros(1))
+
+
+def test_k_below_one_is_rejected():
+    model = _tiny_vae()
+    x = torch.zeros(2, 16)
+    for bad in [0, -3, 1.5]:
+        with pytest.raises(ValueError, match="k must be an int >= 1"):
+            model.iwae_bound(x, bad)
+    with pytest.raises(ValueError, match="k must be an int >= 1"):
+        model.log_likelihood(x, k=0)
+    with pytest.raises(ValueError, match="k must be an int >= 1"):
+        _tiny_vae(k=0)
+
+
+def test_unknown_likelihood_is_rejected():
+    with pytest.raises(ValueError, match=r"likelihood must be one of \('bernoulli', 'gaussian'\), got 'poisson'"):
+        _tiny_vae(likelihood="poisson")
+
+
+def test_bernoulli_targets_outside_unit_interval_are_rejected():
+    model = _tiny_vae()
+    with pytest.raises(ValueError, match=r"Bernoulli targets x must lie in \[0, 1\]"):
+        model.loss(torch.full((2, 16), 2.0))
+    with pytest.raises(ValueError, match=r"Bernoulli targets x must lie in \[0, 1\]"):
+        model.log_likelihood(torch.full((2, 16), -0.5), k=3)
