@@ -1,0 +1,577 @@
+"""Generative adversarial networks: losses, Lipschitz constraints, the two players, one training loop.
+
+The game of the lectures, with data pi and generator samples x = G(z), z ~ N(0, I):
+
+    min_G max_D  V(G, D) = E_pi log D(x) + E_z log(1 - D(G(z))).
+
+Every loss here takes the discriminator's *logits* ``d = logit D(x)`` (so D(x) = sigmoid(d) and
+log D = -softplus(-d) never under- or overflows), or, for the ``wasserstein`` and ``hinge`` kinds,
+the critic's raw values f(x). Discriminators in this module return those logits, shape ``(B,)``.
+
+Kinds of loss (``LOSS_KINDS``):
+
+=================  ==========================================  ====================================
+kind               discriminator / critic minimizes            generator minimizes
+=================  ==========================================  ====================================
+``minimax``        -E_pi log D(x) - E_p log(1 - D(x))          E_p log(1 - D(x))   (saturates)
+``non_saturating`` same as minimax                             -E_p log D(x)
+``wasserstein``    E_p f(x) - E_pi f(x)                        -E_p f(x)
+``hinge``          E_pi relu(1 - f(x)) + E_p relu(1 + f(x))    -E_p f(x)
+=================  ==========================================  ====================================
+
+:func:`train_gan` runs the alternating updates on top of :func:`dgmlib.training.fit` (progress
+bar, history, NaN guard, checkpoints), with the regularizers of the lectures as keywords.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .training import History, fit
+
+__all__ = [
+    "LOSS_KINDS",
+    "discriminator_loss",
+    "generator_loss",
+    "optimal_discriminator",
+    "gradient_penalty",
+    "gradient_norms",
+    "power_iteration",
+    "lipschitz_bound",
+    "MLPGenerator",
+    "MLPDiscriminator",
+    "DCGANGenerator",
+    "DCGANDiscriminator",
+    "GAN",
+    "train_gan",
+    "train_critic",
+]
+
+LOSS_KINDS = ("minimax", "non_saturating", "wasserstein", "hinge")
+
+
+def _check_kind(kind) -> str:
+    if kind not in LOSS_KINDS:
+        raise ValueError(f"unknown loss kind {kind!r}; valid kinds: {', '.join(LOSS_KINDS)}")
+    return kind
+
+
+def _check_scores(value, name):
+    if not torch.is_tensor(value):
+        raise TypeError(f"{name} must be a tensor of logits or critic values, got {type(value).__name__}")
+    if value.numel() == 0:
+        raise ValueError(f"{name} must not be empty")
+
+
+# ---------------------------------------------------------------------------------------------
+# Losses
+# ---------------------------------------------------------------------------------------------
+
+
+def discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor, kind: str = "non_saturating",
+                       label_smoothing: float = 0.0) -> torch.Tensor:
+    """The discriminator's (critic's) loss, a scalar to minimize; see the table in the module docstring.
+
+    ``d_real: (B,)`` logits (or critic values) on data, ``d_fake: (B',)`` on generated samples.
+    For ``minimax``/``non_saturating`` this is the binary cross-entropy
+    ``-E_pi log D(x) - E_p log(1 - D(x))`` with ``log D = -softplus(-d)`` and
+    ``log(1 - D) = -softplus(d)``. ``label_smoothing = alpha`` is one-sided label smoothing: the
+    real target becomes ``1 - alpha``, and the optimal discriminator ``(1 - alpha) pi / (pi + p)``.
+    """
+    kind = _check_kind(kind)
+    _check_scores(d_real, "d_real")
+    _check_scores(d_fake, "d_fake")
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+    if label_smoothing and kind not in ("minimax", "non_saturating"):
+        raise ValueError(f"label_smoothing applies to the minimax/non_saturating kinds, not {kind!r}")
+    if kind in ("minimax", "non_saturating"):
+        target = 1.0 - label_smoothing
+        real = target * F.softplus(-d_real) + (1.0 - target) * F.softplus(d_real)
+        return real.mean() + F.softplus(d_fake).mean()
+    if kind == "wasserstein":
+        return d_fake.mean() - d_real.mean()
+    return F.relu(1.0 - d_real).mean() + F.relu(1.0 + d_fake).mean()  # hinge
+
+
+def generator_loss(d_fake: torch.Tensor, kind: str = "non_saturating") -> torch.Tensor:
+    """The generator's loss on ``d_fake: (B,)`` logits (or critic values) of its samples, a scalar.
+
+    ``minimax``: ``E log(1 - D) = -E softplus(d)``; its gradient in d is ``-D``, which vanishes
+    when the discriminator rejects the samples (D -> 0). ``non_saturating``:
+    ``-E log D = E softplus(-d)``, gradient ``-(1 - D)`` -> -1 there. ``wasserstein`` and
+    ``hinge``: ``-E f``.
+    """
+    kind = _check_kind(kind)
+    _check_scores(d_fake, "d_fake")
+    if kind == "minimax":
+        return -F.softplus(d_fake).mean()
+    if kind == "non_saturating":
+        return F.softplus(-d_fake).mean()
+    return -d_fake.mean()
+
+
+def optimal_discriminator(pi_density, p_density, label_smoothing: float = 0.0):
+    """D*(x) = (1 - alpha) pi(x) / (pi(x) + p(x)), the best discriminator for a fixed generator.
+
+    Pass density *values* (tensors of one shape) to get D* there, or two callables ``x -> density``
+    to get the callable ``D*``. ``alpha = label_smoothing`` (0: the vanilla GAN). Where both
+    densities vanish D* is undefined; it is set to ``(1 - alpha) / 2`` there.
+    """
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+    if callable(pi_density) and callable(p_density):
+        return lambda x: optimal_discriminator(pi_density(x), p_density(x), label_smoothing)
+    if not (torch.is_tensor(pi_density) and torch.is_tensor(p_density)):
+        raise TypeError("pi_density and p_density must both be tensors of density values or both callables")
+    if pi_density.shape != p_density.shape:
+        raise ValueError(f"pi_density and p_density must have the same shape, got {tuple(pi_density.shape)} "
+                         f"and {tuple(p_density.shape)}")
+    if bool((pi_density < 0).any()) or bool((p_density < 0).any()):
+        raise ValueError("pi_density and p_density must be non-negative")
+    total = pi_density + p_density
+    ratio = torch.where(total > 0, pi_density / total.clamp_min(torch.finfo(total.dtype).tiny), 0.5)
+    return (1.0 - label_smoothing) * ratio
+
+
+# ---------------------------------------------------------------------------------------------
+# Lipschitz constraints
+# ---------------------------------------------------------------------------------------------
+
+
+def gradient_norms(critic: Callable, x: torch.Tensor, create_graph: bool = False) -> torch.Tensor:
+    """||grad_x f(x)||_2 for every sample: ``x: (B, ...)`` -> ``(B,)``."""
+    x = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        out = critic(x)
+        (grad,) = torch.autograd.grad(out.sum(), x, create_graph=create_graph)
+    return grad.flatten(1).pow(2).sum(1).add(1e-12).sqrt()
+
+
+def gradient_penalty(critic: Callable, real: torch.Tensor, fake: torch.Tensor, target: float = 1.0) -> torch.Tensor:
+    """WGAN-GP's penalty E_t (||grad f(x_t)||_2 - 1)^2 at x_t = t x + (1 - t) y, t ~ U[0, 1] per pair.
+
+    ``real``, ``fake``: ``(B, ...)`` pairs of data and generated samples (same shape). Returns a
+    scalar that keeps its graph, so adding ``lambda * gradient_penalty(...)`` to the critic's
+    loss trains the critic towards unit gradient norm (Gulrajani et al., 2017). ``target``
+    replaces the 1.
+    """
+    if real.shape != fake.shape:
+        raise ValueError(f"real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
+    if real.shape[0] == 0:
+        raise ValueError("real and fake must hold at least one sample")
+    t = torch.rand(real.shape[0], *([1] * (real.ndim - 1)), device=real.device, dtype=real.dtype)
+    x_t = t * real.detach() + (1 - t) * fake.detach()
+    return (gradient_norms(critic, x_t, create_graph=True) - target).pow(2).mean()
+
+
+def power_iteration(weight: torch.Tensor, n_iter: int = 1, u: torch.Tensor | None = None, *,
+                    generator: torch.Generator | None = None, return_vectors: bool = False):
+    """Estimate the spectral norm sigma(W) = max_||v||=1 ||W v|| by power iteration.
+
+    Repeats ``v <- W^T u / ||W^T u||``, ``u <- W v / ||W v||`` ``n_iter`` times and returns
+    ``sigma = u^T W v`` (a scalar tensor). It converges to the largest singular value from below:
+    the vectors at the rate (sigma_2 / sigma_1)^(2k), the estimate of sigma at (sigma_2 / sigma_1)^(4k). ``weight``: ``(out, in)``, or ``(out, ...)`` for a
+    convolution, flattened to ``(out, -1)`` as spectral normalization does (Miyato et al., 2018).
+    ``u``: the starting vector ``(out,)`` (default: random, from ``generator``).
+    With ``return_vectors``: ``(sigma, u, v)``.
+    """
+    if not torch.is_tensor(weight) or weight.ndim < 2:
+        raise ValueError(f"weight must be a tensor with at least 2 dimensions, got "
+                         f"{tuple(weight.shape) if torch.is_tensor(weight) else type(weight).__name__}")
+    if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 1:
+        raise ValueError(f"n_iter must be a positive int, got {n_iter!r}")
+    w = weight.detach().reshape(weight.shape[0], -1)
+    if u is None:
+        u = torch.randn(w.shape[0], generator=generator, dtype=w.dtype).to(w.device)
+    elif u.shape != (w.shape[0],):
+        raise ValueError(f"u must have shape ({w.shape[0]},), got {tuple(u.shape)}")
+    u = F.normalize(u.to(w), dim=0)
+    for _ in range(n_iter):
+        v = F.normalize(w.T @ u, dim=0)
+        u = F.normalize(w @ v, dim=0)
+    sigma = u @ w @ v
+    return (sigma, u, v) if return_vectors else sigma
+
+
+def lipschitz_bound(critic: nn.Module) -> torch.Tensor:
+    """prod_k sigma(W_k) over the critic's ``nn.Linear`` layers: a bound on Lip(f) for 1-Lipschitz activations.
+
+    ||f||_L <= prod_k ||a_k||_L sigma(W_k) = prod_k sigma(W_k) (ReLU, LeakyReLU with slope <= 1).
+    Exact singular values (``torch.linalg.matrix_norm(W, 2)``); with spectral normalization the
+    normalized weights are used. Only for MLP critics (convolutions need their full operator norm).
+    """
+    linear = [m for m in critic.modules() if isinstance(m, nn.Linear)]
+    if not linear:
+        raise ValueError("critic has no nn.Linear layers to bound")
+    if any(isinstance(m, nn.modules.conv._ConvNd) for m in critic.modules()):
+        raise ValueError("lipschitz_bound handles MLP critics only (the critic has convolutions)")
+    bound = torch.ones((), device=linear[0].weight.device)
+    for m in linear:
+        bound = bound * torch.linalg.matrix_norm(m.weight.detach(), ord=2)
+    return bound
+
+
+# ---------------------------------------------------------------------------------------------
+# The two players
+# ---------------------------------------------------------------------------------------------
+
+
+def _shape(data_shape) -> tuple[int, ...]:
+    shape = (data_shape,) if isinstance(data_shape, int) else tuple(data_shape)
+    if not shape or any(not isinstance(s, int) or s <= 0 for s in shape):
+        raise ValueError(f"data_shape must be a positive int or a tuple of them, got {data_shape!r}")
+    return shape
+
+
+def _maybe_sn(layer: nn.Module, spectral_norm: bool) -> nn.Module:
+    return nn.utils.parametrizations.spectral_norm(layer) if spectral_norm else layer
+
+
+class MLPGenerator(nn.Module):
+    """x = G(z): Linear-LeakyReLU(0.2) blocks (batch norm from the second on), then a linear output.
+
+    The assignment's generator: ``latent -> 128 -> 256 -> 512 -> 1024 -> data``, widths doubling,
+    LeakyReLU 0.2 and batch norm, ``tanh`` output for data scaled to [-1, 1].
+    ``z: (B, latent_dim)`` -> ``(B, *data_shape)``.
+    """
+
+    def __init__(self, latent_dim: int, data_shape, hidden: Sequence[int] = (128, 256, 512, 1024), *,
+                 batch_norm: bool = True, output: str | None = "tanh"):
+        super().__init__()
+        if output not in (None, "tanh"):
+            raise ValueError(f"output must be 'tanh' or None, got {output!r}")
+        if not hidden:
+            raise ValueError("hidden must list at least one width")
+        self.latent_dim = int(latent_dim)
+        self.data_shape = _shape(data_shape)
+        layers: list[nn.Module] = [nn.Linear(self.latent_dim, hidden[0]), nn.LeakyReLU(0.2)]
+        for h_in, h_out in zip(hidden[:-1], hidden[1:]):
+            layers += [nn.Linear(h_in, h_out)]
+            if batch_norm:
+                layers += [nn.BatchNorm1d(h_out)]
+            layers += [nn.LeakyReLU(0.2)]
+        layers += [nn.Linear(hidden[-1], math.prod(self.data_shape))]
+        if output == "tanh":
+            layers += [nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).reshape(len(z), *self.data_shape)
+
+
+class MLPDiscriminator(nn.Module):
+    """d = logit D(x): Linear-LeakyReLU(0.2)-Dropout blocks, then one linear output; ``(B, ...) -> (B,)``.
+
+    The assignment's discriminator: ``data -> 512 -> 256 -> 1``, dropout 0.3. As a Wasserstein
+    critic use ``dropout=0`` (and ``spectral_norm=True`` to divide every weight by its spectral
+    norm, so that Lip(f) <= 1). :meth:`features` is the last hidden layer (for feature matching).
+    """
+
+    def __init__(self, data_shape, hidden: Sequence[int] = (512, 256), *, dropout: float = 0.3,
+                 spectral_norm: bool = False):
+        super().__init__()
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        self.data_shape = _shape(data_shape)
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = math.prod(self.data_shape)
+        for h in hidden:
+            layers += [_maybe_sn(nn.Linear(width, h), spectral_norm), nn.LeakyReLU(0.2)]
+            if dropout:
+                layers += [nn.Dropout(dropout)]
+            width = h
+        self.body = nn.Sequential(*layers)
+        self.head = _maybe_sn(nn.Linear(width, 1), spectral_norm)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x)).squeeze(1)
+
+
+class DCGANGenerator(nn.Module):
+    """DCGAN generator for 28x28 images: project z to (2w, 7, 7), two stride-2 transposed convolutions.
+
+    Radford et al.'s guidelines: transposed convolutions to upsample, no pooling, batch norm
+    everywhere but the output, ReLU inside, tanh at the output. ``z: (B, latent_dim)`` ->
+    ``(B, channels, 28, 28)``.
+    """
+
+    def __init__(self, latent_dim: int, channels: int = 1, width: int = 32):
+        super().__init__()
+        self.latent_dim = int(latent_dim)
+        self.project = nn.Sequential(nn.Linear(self.latent_dim, 2 * width * 49, bias=False),
+                                     nn.BatchNorm1d(2 * width * 49), nn.ReLU())
+        self.net = nn.Sequential(
+            nn.Unflatten(1, (2 * width, 7, 7)),
+            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1, bias=False),  # 14x14
+            nn.BatchNorm2d(width), nn.ReLU(),
+            nn.ConvTranspose2d(width, channels, 4, stride=2, padding=1), nn.Tanh(),  # 28x28
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(self.project(z))
+
+
+class DCGANDiscriminator(nn.Module):
+    """DCGAN discriminator for 28x28 images: two stride-2 convolutions with LeakyReLU(0.2), a linear logit.
+
+    Strided convolutions instead of pooling, batch norm on the second block only (never on the
+    input); ``batch_norm=False`` for a WGAN-GP critic (the penalty is per sample).
+    ``(B, channels, 28, 28) -> (B,)``.
+    """
+
+    def __init__(self, channels: int = 1, width: int = 32, *, batch_norm: bool = True, spectral_norm: bool = False):
+        super().__init__()
+        layers: list[nn.Module] = [
+            _maybe_sn(nn.Conv2d(channels, width, 4, stride=2, padding=1), spectral_norm), nn.LeakyReLU(0.2),
+            _maybe_sn(nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), spectral_norm),
+        ]
+        if batch_norm:
+            layers += [nn.BatchNorm2d(2 * width)]
+        layers += [nn.LeakyReLU(0.2), nn.Flatten()]
+        self.body = nn.Sequential(*layers)
+        self.head = _maybe_sn(nn.Linear(2 * width * 49, 1), spectral_norm)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x)).squeeze(1)
+
+
+class GAN(nn.Module):
+    """A generator G, a discriminator (or critic) D, the latent prior N(0, I) and a loss kind.
+
+    ``sample(n)`` draws x = G(z); ``loss(x)`` evaluates both players' losses on a data batch
+    (``{"d_loss", "g_loss", "d_real", "d_fake"}``, the last two the mean logits or critic values),
+    which is what :func:`dgmlib.training.fit` logs on validation data. Train with :func:`train_gan`.
+    """
+
+    def __init__(self, generator: nn.Module, discriminator: nn.Module, latent_dim: int, kind: str = "non_saturating"):
+        super().__init__()
+        if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim <= 0:
+            raise ValueError(f"latent_dim must be a positive int, got {latent_dim!r}")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = latent_dim
+        self.kind = _check_kind(kind)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.generator.parameters()).device
+
+    def prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """z ~ N(0, I), ``(n, latent_dim)`` on the model's device."""
+        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+            raise ValueError(f"n must be a positive int, got {n!r}")
+        return torch.randn(n, self.latent_dim, generator=generator).to(self.device)
+
+    @torch.no_grad()
+    def sample(self, n: int, z: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` samples G(z) (or G of the given ``z``), without gradients."""
+        z = self.prior(n, generator) if z is None else z.to(self.device)
+        return self.generator(z)
+
+    def loss(self, x: torch.Tensor) -> dict:
+        fake = self.generator(self.prior(len(x)))
+        d_real, d_fake = self.discriminator(x), self.discriminator(fake)
+        return {
+            "d_loss": discriminator_loss(d_real, d_fake, self.kind),
+            "g_loss": generator_loss(d_fake, self.kind),
+            "d_real": d_real.mean(),
+            "d_fake": d_fake.mean(),
+        }
+
+
+class _RunningMean:
+    """theta_bar = (1/T) sum_t theta_t of a module's parameters, for historical averaging."""
+
+    def __init__(self, module: nn.Module):
+        self.params = [p for p in module.parameters() if p.requires_grad]
+        self.mean = [p.detach().clone() for p in self.params]
+        self.count = 1
+
+    def penalty(self) -> torch.Tensor:
+        return sum((p - m).pow(2).sum() for p, m in zip(self.params, self.mean))
+
+    @torch.no_grad()
+    def update(self):
+        self.count += 1
+        for p, m in zip(self.params, self.mean):
+            m.add_((p - m) / self.count)
+
+
+def train_gan(
+    gan: GAN,
+    data,
+    *,
+    epochs: int,
+    batch_size: int = 128,
+    lr_g: float = 2e-4,
+    lr_d: float = 2e-4,
+    betas: tuple[float, float] = (0.5, 0.999),
+    n_critic: int = 1,
+    gp_weight: float = 0.0,
+    clip_value: float | None = None,
+    label_smoothing: float = 0.0,
+    feature_matching: bool = False,
+    historical_averaging: float = 0.0,
+    decay_lr: bool = False,
+    eval_fn: Callable | None = None,
+    eval_every: int = 1,
+    progress: bool | None = None,
+    seed: int | None = None,
+    checkpoint=None,
+) -> History:
+    """Alternating GAN updates on :func:`dgmlib.training.fit`; returns the per-epoch :class:`History`.
+
+    Every batch makes one discriminator (critic) step on ``discriminator_loss(D(x), D(G(z)),
+    gan.kind)``; every ``n_critic``-th batch also makes one generator step. Both use Adam with
+    ``betas`` (DCGAN: lr 2e-4, beta1 0.5). Logged per epoch: ``d_loss``, ``g_loss`` (the latest
+    generator loss), ``d_real``, ``d_fake`` (mean logits/critic values), and the extra terms.
+
+    Regularizers (all off by default):
+        gp_weight: lambda of the gradient penalty, ``+ lambda E (||grad f||_2 - 1)^2`` (WGAN-GP).
+        clip_value: clip every critic weight to ``[-c, c]`` after its step (the original WGAN).
+        label_smoothing: one-sided label smoothing alpha (real target ``1 - alpha``).
+        feature_matching: the generator minimizes ``||E_pi d(x) - E_z d(G(z))||^2`` with ``d``
+            the discriminator's ``features`` (its last hidden layer) instead of its loss.
+        historical_averaging: weight of ``||theta - (1/T) sum_t theta_t||^2``, added to both losses.
+        decay_lr: decay both learning rates linearly to 0 over the run (as WGAN-GP's code does);
+            the last updates then refine instead of oscillating.
+
+    ``data``: a tensor of training samples on any device (batches move to the model's device).
+    ``eval_fn(gan, epoch)``, ``eval_every``, ``progress``, ``seed``, ``checkpoint``: as in ``fit``.
+    """
+    if not isinstance(gan, GAN):
+        raise TypeError(f"gan must be a dgmlib.gan.GAN, got {type(gan).__name__}")
+    if isinstance(n_critic, bool) or not isinstance(n_critic, int) or n_critic < 1:
+        raise ValueError(f"n_critic must be a positive int, got {n_critic!r}")
+    if gp_weight < 0 or historical_averaging < 0:
+        raise ValueError("gp_weight and historical_averaging must be non-negative")
+    if clip_value is not None and not clip_value > 0:
+        raise ValueError(f"clip_value must be positive (or None), got {clip_value!r}")
+    if feature_matching and not hasattr(gan.discriminator, "features"):
+        raise TypeError("feature_matching needs a discriminator with a features(x) method")
+    G, D = gan.generator, gan.discriminator
+    opt_g = torch.optim.Adam(G.parameters(), lr=lr_g, betas=betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=lr_d, betas=betas)
+    avg_g = _RunningMean(G) if historical_averaging else None
+    avg_d = _RunningMean(D) if historical_averaging else None
+    state = {"steps": 0, "g_loss": float("nan")}
+    total_steps = None
+    if decay_lr:
+        if not (torch.is_tensor(data) or isinstance(data, (tuple, list))):
+            raise TypeError("decay_lr needs data as a tensor (or tuple of tensors) to know the run length")
+        n = len(data[0] if isinstance(data, (tuple, list)) else data)
+        total_steps = epochs * math.ceil(n / batch_size)
+
+    def step(batch):
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        if total_steps is not None:
+            scale = max(0.0, 1.0 - state["steps"] / total_steps)
+            for opt, lr in ((opt_g, lr_g), (opt_d, lr_d)):
+                for group in opt.param_groups:
+                    group["lr"] = lr * scale
+        # the discriminator (critic) step
+        with torch.no_grad():
+            fake = G(gan.prior(len(x)))
+        d_real, d_fake = D(x), D(fake)
+        d_loss = discriminator_loss(d_real, d_fake, gan.kind, label_smoothing)
+        terms = {"d_loss": d_loss.detach()}
+        objective = d_loss
+        if gp_weight:
+            gp = gradient_penalty(D, x, fake)
+            objective = objective + gp_weight * gp
+            terms["gp"] = gp.detach()
+        if avg_d is not None:
+            objective = objective + historical_averaging * avg_d.penalty()
+        opt_d.zero_grad(set_to_none=True)
+        objective.backward()
+        opt_d.step()
+        if clip_value is not None:
+            with torch.no_grad():
+                for p in D.parameters():
+                    p.clamp_(-clip_value, clip_value)
+        if avg_d is not None:
+            avg_d.update()
+        state["steps"] += 1
+        # the generator step, every n_critic-th batch
+        if (state["steps"] - 1) % n_critic == 0:
+            fake = G(gan.prior(len(x)))
+            if feature_matching:
+                g_loss = (D.features(x).detach().mean(0) - D.features(fake).mean(0)).pow(2).sum()
+            else:
+                g_loss = generator_loss(D(fake), gan.kind)
+            objective = g_loss if avg_g is None else g_loss + historical_averaging * avg_g.penalty()
+            opt_g.zero_grad(set_to_none=True)
+            objective.backward()
+            opt_g.step()
+            if avg_g is not None:
+                avg_g.update()
+            state["g_loss"] = float(g_loss.detach())
+        terms.update({"g_loss": state["g_loss"], "d_real": d_real.detach().mean(), "d_fake": d_fake.detach().mean()})
+        return terms
+
+    return fit(gan, data, epochs=epochs, batch_size=batch_size, step=step, optimizer=[opt_g, opt_d],
+               eval_fn=eval_fn, eval_every=eval_every, progress=progress, seed=seed, checkpoint=checkpoint)
+
+
+def train_critic(critic: nn.Module, x_pi: torch.Tensor, x_p: torch.Tensor, *, steps: int, lr: float = 1e-3,
+                 kind: str = "wasserstein", gp_weight: float = 0.0, clip_value: float | None = None,
+                 label_smoothing: float = 0.0, betas=(0.5, 0.999),
+                 progress: bool | None = None) -> tuple[torch.Tensor, History]:
+    """Train a critic (or discriminator) between two fixed samples; return the value it attains.
+
+    Full-batch Adam on ``discriminator_loss(f(x_pi), f(x_p), kind)`` for ``steps`` steps, i.e. the
+    inner maximization of the GAN game with the generator held fixed. The returned value is
+    ``-discriminator_loss`` (without smoothing) on the two samples, a scalar tensor:
+
+    - ``kind="wasserstein"``: ``E_pi f - E_p f``, which by Kantorovich-Rubinstein duality
+      (W(pi, p) = max_{||f||_L <= 1} E_pi f - E_p f) estimates W when f is kept 1-Lipschitz: by a
+      gradient penalty (``gp_weight``), weight clipping (``clip_value``) or spectral
+      normalization built into the critic.
+    - ``kind="minimax"``: ``V(D) = E_pi log D + E_p log(1 - D)``, which approaches
+      ``V(G, D*) = 2 JSD(pi || p) - log 4`` as D approaches the optimal discriminator.
+
+    ``x_pi: (n, ...)``, ``x_p: (m, ...)``. Returns ``(value, history)``, the :class:`History` with the
+    ``value`` at every step. The critic's parameters are trained in place.
+    """
+    kind = _check_kind(kind)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    if x_pi.ndim < 2 or x_p.ndim < 2 or x_pi.shape[1:] != x_p.shape[1:]:
+        raise ValueError(f"x_pi and x_p must be (n, ...) samples of the same dimension, got {tuple(x_pi.shape)} "
+                         f"and {tuple(x_p.shape)}")
+    opt = torch.optim.Adam(critic.parameters(), lr=lr, betas=betas)
+    m = min(len(x_pi), len(x_p))
+
+    def step(_):
+        d_real, d_fake = critic(x_pi), critic(x_p)
+        loss = discriminator_loss(d_real, d_fake, kind, label_smoothing)
+        if gp_weight:
+            idx = torch.randperm(m, device=x_pi.device)
+            loss = loss + gp_weight * gradient_penalty(critic, x_pi[idx], x_p[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if clip_value is not None:
+            with torch.no_grad():
+                for p in critic.parameters():
+                    p.clamp_(-clip_value, clip_value)
+        return {"loss": loss.detach(), "value": -discriminator_loss(d_real.detach(), d_fake.detach(), kind)}
+
+    # one "epoch" per step: fit brings the progress bar and the NaN guard
+    ticks = torch.zeros(1, 1, device=x_pi.device)
+    history = fit(critic, ticks, epochs=steps, batch_size=1, step=step, progress=progress)
+    with torch.no_grad():
+        value = -discriminator_loss(critic(x_pi), critic(x_p), kind)
+    return value, history
