@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .runtime import module_device
+
 __all__ = [
     "Marginal",
     "exponential",
@@ -456,7 +458,7 @@ def representation_from_encoder(encoder: Callable, dataset, batch_size: int = 10
     mean ``mu`` (what inference uses), or with ``sample=True`` a draw ``mu + sigma * eps`` (what
     training factorizes). Runs under ``torch.no_grad`` on the encoder's device, in batches.
     """
-    device = next((p.device for p in getattr(encoder, "parameters", lambda: [])()), torch.device("cpu"))
+    device = module_device(encoder) if isinstance(encoder, torch.nn.Module) else torch.device("cpu")
     gen = torch.Generator().manual_seed(seed)
 
     def represent(factors: torch.Tensor) -> torch.Tensor:

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .runtime import module_device
 from .training import History, fit
 
 __all__ = [
@@ -366,7 +367,7 @@ class GAN(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        return next(self.generator.parameters()).device
+        return module_device(self.generator)
 
     def prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """z ~ N(0, I), ``(n, latent_dim)`` on the model's device."""

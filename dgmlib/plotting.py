@@ -15,6 +15,8 @@ import numpy as np
 import seaborn as sns
 import torch
 
+from .runtime import module_device
+
 __all__ = [
     "set_style",
     "show_images",
@@ -210,10 +212,7 @@ def _bounds(bounds) -> tuple[float, float, float, float]:
 
 def _infer_device(fn) -> torch.device:
     owner = getattr(fn, "__self__", None)
-    if isinstance(owner, torch.nn.Module):
-        for p in owner.parameters():
-            return p.device
-    return torch.device("cpu")
+    return module_device(owner) if isinstance(owner, torch.nn.Module) else torch.device("cpu")
 
 
 def density_grid(log_prob_fn: Callable, bounds=4.0, resolution: int = 200, *, device=None,

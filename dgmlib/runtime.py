@@ -18,7 +18,7 @@ import random
 import numpy as np
 import torch
 
-__all__ = ["get_device", "seed_everything", "budget", "is_fast"]
+__all__ = ["get_device", "module_device", "seed_everything", "budget", "is_fast"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -72,6 +72,18 @@ def get_device() -> torch.device:
             f"DGMLIB_DEVICE={requested!r} is not supported; expected 'cpu', 'cuda', 'cuda:N' or 'mps'"
         )
     return device
+
+
+def module_device(module: torch.nn.Module) -> torch.device:
+    """The device a module computes on: that of its first parameter, else of its first buffer,
+    else the CPU (a module with no tensors). Library code uses it instead of naming a device."""
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    for tensor in module.parameters():
+        return tensor.device
+    for tensor in module.buffers():
+        return tensor.device
+    return torch.device("cpu")
 
 
 def seed_everything(seed: int) -> int:

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .runtime import is_fast
+from .runtime import is_fast, module_device
 
 __all__ = ["fit", "evaluate", "History", "TrainingDiverged", "batches"]
 
@@ -152,14 +152,6 @@ def _scalar(value) -> float:
     return float(value.detach()) if torch.is_tensor(value) else float(value)
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    for tensor in model.parameters():
-        return tensor.device
-    for tensor in model.buffers():
-        return tensor.device
-    return torch.device("cpu")
-
-
 def _num_batches(data, batch_size: int) -> int | None:
     """Batches per epoch, or None for an iterable of unknown length."""
     if torch.is_tensor(data) or isinstance(data, tuple):
@@ -255,7 +247,7 @@ def fit(
     if loss_fn is None and step is None and not callable(getattr(model, "loss", None)):
         raise TypeError(f"{type(model).__name__} has no loss(x) method; give fit a loss_fn(model, batch) or a step(batch)")
 
-    device = _model_device(model)
+    device = module_device(model)
     compute = loss_fn if loss_fn is not None else (lambda m, b: m.loss(_first_tensor(b)))
     if step is None and optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -347,7 +339,7 @@ def fit(
 def evaluate(model: nn.Module, data, batch_size: int = 512, loss_fn: Callable | None = None, device=None) -> dict[str, float]:
     """Mean of every loss term over ``data``, in eval mode and without gradients (weighted by batch size)."""
     compute = loss_fn if loss_fn is not None else (lambda m, b: m.loss(_first_tensor(b)))
-    device = device if device is not None else _model_device(model)
+    device = device if device is not None else module_device(model)
     was_training = model.training
     model.eval()
     sums: dict[str, float] = {}

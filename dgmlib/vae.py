@@ -29,6 +29,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .runtime import module_device
+
 __all__ = [
     "reparameterize", "kl_normal_std", "kl_normal", "log_normal", "log_normal_std", "log_bernoulli",
     "log_mean_exp", "reparam_gradient", "score_function_gradient",
@@ -336,12 +338,6 @@ def _latent_dim(encoder, latent_dim):
     return _check_positive_int(latent_dim, "latent_dim")
 
 
-def _module_device(module: nn.Module) -> torch.device:
-    for p in module.parameters():
-        return p.device
-    return torch.device("cpu")
-
-
 def _module_dtype(module: nn.Module) -> torch.dtype:
     for p in module.parameters():
         return p.dtype
@@ -567,7 +563,7 @@ class VAE(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, mean: bool = False) -> torch.Tensor:
         """Ancestral sampling: z ~ N(0, I), then x ~ p(x|z) (``mean=True``: the mean of p(x|z)). -> (n, *x_shape)."""
-        z = torch.randn(_check_positive_int(n, "n"), self.latent_dim, device=_module_device(self),
+        z = torch.randn(_check_positive_int(n, "n"), self.latent_dim, device=module_device(self),
                         dtype=_module_dtype(self))
         m = self.decode(z)
         if mean:
@@ -868,7 +864,7 @@ def evaluate_bounds(model: nn.Module, x: torch.Tensor, k: int = 1000, samples: i
     _check_k(k)
     if samples % 5:
         raise ValueError(f"samples must be a multiple of 5 (for F_5), got {samples!r}")
-    device = _module_device(model)
+    device = module_device(model)
     sums = {"elbo": 0.0, "iwae_5": 0.0, "log_likelihood": 0.0}
     for xb in x.split(batch_size):
         xb = xb.to(device)

@@ -86,3 +86,19 @@ def test_seed_everything_repeats_python_numpy_and_torch_draws():
 def test_seed_everything_rejects_bad_seed(bad, err):
     with pytest.raises(err, match="seed must be"):
         seed_everything(bad)
+
+
+def test_module_device_follows_parameters_then_buffers():
+    from torch import nn
+
+    from dgmlib.runtime import module_device
+
+    assert module_device(nn.Linear(2, 2)) == torch.device("cpu")
+    meta = nn.Linear(2, 2, device="meta")  # a second device type, without a GPU
+    assert module_device(meta) == torch.device("meta")
+    holder = nn.Module()
+    holder.register_buffer("scale", torch.ones(1, device="meta"))
+    assert module_device(holder) == torch.device("meta")
+    assert module_device(nn.ReLU()) == torch.device("cpu")
+    with pytest.raises(TypeError, match="module must be a torch.nn.Module"):
+        module_device(torch.ones(1))
