@@ -40,6 +40,7 @@ __all__ = [
     "discriminator_loss",
     "generator_loss",
     "optimal_discriminator",
+    "clip_weights",
     "gradient_penalty",
     "gradient_norms",
     "power_iteration",
@@ -152,6 +153,18 @@ def gradient_norms(critic: Callable, x: torch.Tensor, create_graph: bool = False
         out = critic(x)
         (grad,) = torch.autograd.grad(out.sum(), x, create_graph=create_graph)
     return grad.flatten(1).pow(2).sum(1).add(1e-12).sqrt()
+
+
+def clip_weights(critic: nn.Module, c: float) -> None:
+    """Weight clipping (WGAN, Arjovsky et al. 2017): every parameter into ``[-c, c]``, in place.
+
+    A crude way to keep the critic K-Lipschitz for some K that depends on ``c`` and the architecture.
+    """
+    if isinstance(c, bool) or not isinstance(c, (int, float)) or not c > 0:
+        raise ValueError(f"clip value c must be a positive number, got {c!r}")
+    with torch.no_grad():
+        for p in critic.parameters():
+            p.clamp_(-c, c)
 
 
 def gradient_penalty(critic: Callable, real: torch.Tensor, fake: torch.Tensor, target: float = 1.0) -> torch.Tensor:
@@ -499,9 +512,7 @@ def train_gan(
         objective.backward()
         opt_d.step()
         if clip_value is not None:
-            with torch.no_grad():
-                for p in D.parameters():
-                    p.clamp_(-clip_value, clip_value)
+            clip_weights(D, clip_value)
         if avg_d is not None:
             avg_d.update()
         state["steps"] += 1
@@ -565,9 +576,7 @@ def train_critic(critic: nn.Module, x_pi: torch.Tensor, x_p: torch.Tensor, *, st
         loss.backward()
         opt.step()
         if clip_value is not None:
-            with torch.no_grad():
-                for p in critic.parameters():
-                    p.clamp_(-clip_value, clip_value)
+            clip_weights(critic, clip_value)
         return {"loss": loss.detach(), "value": -discriminator_loss(d_real.detach(), d_fake.detach(), kind)}
 
     # one "epoch" per step: fit brings the progress bar and the NaN guard

@@ -252,3 +252,18 @@ def test_train_gan_rejects_bad_arguments():
         gan.gradient_penalty(lambda x: x.sum(1), torch.zeros(4, 2), torch.zeros(3, 2))
     with pytest.raises(ValueError, match="n_iter must be a positive int"):
         gan.power_iteration(torch.eye(3), n_iter=0)
+
+
+def test_clip_weights_puts_every_parameter_in_the_box():
+    from dgmlib.gan import clip_weights
+
+    net = torch.nn.Linear(4, 3)
+    with torch.no_grad():
+        net.weight.copy_(torch.linspace(-2, 2, 12).view(3, 4))
+    before = net.weight.detach().clone()
+    clip_weights(net, 0.5)
+    assert net.weight.abs().max() == 0.5 and net.bias.abs().max() <= 0.5
+    inside = before.abs() <= 0.5
+    assert torch.equal(net.weight[inside], before[inside])  # values inside the box are untouched
+    with pytest.raises(ValueError, match="clip value c must be a positive number"):
+        clip_weights(net, 0)
