@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from .runtime import module_device
+from .vae import log_normal_std, reparameterize
 
 __all__ = [
     "Marginal",
@@ -595,7 +596,7 @@ def total_correlation_terms(z, mu, logvar, dataset_size: int) -> dict[str, torch
     log_q_z = torch.logsumexp(pairs.sum(2) + log_w, dim=1)  # log q(z_i)
     log_prod_q = torch.logsumexp(pairs + log_w.unsqueeze(2), dim=1).sum(1)  # sum_d log q(z_id)
     log_q_zx = torch.diagonal(pairs.sum(2))  # log q(z_i|x_i)
-    log_p = (-0.5 * (math.log(2 * math.pi) + z.pow(2))).sum(1)
+    log_p = log_normal_std(z)
     return {"mi": (log_q_zx - log_q_z).mean(), "tc": (log_q_z - log_prod_q).mean(),
             "dim_kl": (log_prod_q - log_p).mean()}
 
@@ -605,7 +606,7 @@ def beta_tcvae_loss(model, x, beta: float, dataset_size: int) -> dict[str, torch
     only the total correlation is up-weighted. ``model`` is a :class:`dgmlib.vae.VAE`; use as
     ``fit(model, x, loss_fn=lambda m, b: beta_tcvae_loss(m, b, beta, len(x)))``."""
     mu, logvar = model.encode(x)[:2]
-    z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+    z = reparameterize(mu, logvar)
     recon = model.log_px_given_z(x, z).mean()
     parts = total_correlation_terms(z, mu, logvar, dataset_size)
     loss = -recon + parts["mi"] + beta * parts["tc"] + parts["dim_kl"]

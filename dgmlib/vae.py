@@ -874,6 +874,6 @@ def evaluate_bounds(model: nn.Module, x: torch.Tensor, k: int = 1000, samples: i
         if hasattr(model, "log_likelihood"):
             ll = model.log_likelihood(xb, k=k)
         else:
-            ll = torch.cat([model.log_weights(xb, min(100, k - s)) for s in range(0, k, 100)]).logsumexp(0) - math.log(k)
+            ll = log_mean_exp(torch.cat([model.log_weights(xb, min(100, k - s)) for s in range(0, k, 100)]), 0)
         sums["log_likelihood"] += ll.sum().item()
     return {key: v / len(x) for key, v in sums.items()}
