@@ -11,23 +11,26 @@ STAMP := $(VENV)/.installed
 LAB_ARGS ?=
 TESTS ?=
 PYTEST_ARGS ?=
+# dev: JupyterLab and the test tools; bench: the peer libraries the benchmarks compare against.
+EXTRAS ?= dev,bench
 # JupyterLab refuses to run as root unless told; containers and CI machines often are root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900
 
-.PHONY: help install kernel lab test notebooks clean distclean
+.PHONY: help install kernel lab test notebooks bench clean distclean
 
 help:
 	@echo "make lab        start JupyterLab on the course (LAB_ARGS=--no-browser for a headless server)"
 	@echo "make test       unit tests + every notebook in lectures/ and solutions/ (fast run)"
 	@echo "make notebooks  re-run notebooks with the full budget and store their outputs (NB=path to pick)"
+	@echo "make bench      benchmarks against zuko, normflows, POT and scipy; tables in benchmarks/results/"
 	@echo "make install    only create .venv and install the course"
 	@echo "make clean      remove caches; make distclean also removes .venv"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e ".[dev]"
+	$(BIN)/python -m pip install -e ".[$(EXTRAS)]"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -44,6 +47,9 @@ test: $(STAMP)
 NB ?=
 notebooks: $(STAMP)
 	$(BIN)/python -m dgmlib.course run-notebooks $(NB)
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
 
 clean:
 	rm -rf .pytest_cache build *.egg-info

@@ -15,7 +15,7 @@ __all__ = ["budget", "get_device", "is_fast", "seed_everything", "__version__"]
 
 _SUBMODULES = {
     "runtime", "data", "training", "plotting", "course",
-    "vae", "gan", "flows", "divergences", "metrics", "disentanglement",
+    "vae", "gan", "flows", "divergences", "metrics", "disentanglement", "widgets", "grade",
 }
 
 
