@@ -2,6 +2,7 @@
 
     python -m dgmlib.course map                      # the course map as a Markdown table
     python -m dgmlib.course run-notebooks [PATH...]  # full run, outputs stored in place
+    python -m dgmlib.course make-labs [--check]      # labs/ (student versions) from solutions/
 
 ``run-notebooks`` (what ``make notebooks`` calls) executes each notebook top to bottom in a
 fresh kernel with the *full* budget (``DGMLIB_FAST`` unset) and no progress bars, and writes it
@@ -109,10 +110,23 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run-notebooks", help="execute notebooks with the full budget and store their outputs")
     run.add_argument("paths", nargs="*", help="notebooks or folders (default: lectures/ and solutions/)")
     run.add_argument("--timeout", type=int, default=1800, help="seconds per cell (default 1800)")
+    labs = sub.add_parser("make-labs", help="generate the student labs/ from solutions/ (see dgmlib.labs)")
+    labs.add_argument("--check", action="store_true", help="write nothing; exit 1 when labs/ is out of date")
     args = parser.parse_args(argv)
 
     if args.command == "map":
         print(course_map_markdown())
+        return 0
+    if args.command == "make-labs":
+        from .labs import make_labs, stale_labs
+
+        if args.check:
+            stale = stale_labs()
+            for name in stale:
+                print(f"labs/{name} is out of date: run `python -m dgmlib.course make-labs`")
+            return 1 if stale else 0
+        for path in make_labs():
+            print(f"wrote {path.relative_to(ROOT)}")
         return 0
     for nb in _notebooks(args.paths):
         print(f"running {nb} ...", flush=True)

@@ -1,0 +1,327 @@
+"""The autograder: full marks for the solutions, 0 for the stubs, exactly the planted bug's points lost,
+and a hanging, crashing, flooding, broken or incomplete submission graded without stopping the run.
+
+The notebooks are graded once, by one `python -m dgmlib.grade` call on a folder (module fixture);
+the tests read its gradebook, its JSON results and its report.
+"""
+
+import csv
+import hashlib
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+from dgmlib import grade
+from dgmlib.grading import load_lab, questions, run_checks
+from dgmlib.grading import lab1_vae, lab2_gan, lab3_flows
+
+ROOT = Path(__file__).resolve().parent.parent
+LABS = ("lab1_vae", "lab2_gan", "lab3_flows")
+HAVE_NOTEBOOKS = all((ROOT / d / f"{lab}.ipynb").exists() for d in ("solutions", "labs") for lab in LABS)
+TIMEOUT_CELL = 60  # the fixture's hanging cell costs this much; a slower solution cell would not cost points
+
+
+# ---------------------------------------------------------------------------------------------
+# building the submissions from the solutions' source text
+
+
+def _solution(lab):
+    return nbformat.read(ROOT / "solutions" / f"{lab}.ipynb", as_version=4)
+
+
+def _plant(nb, name, replacement):
+    """Rename the notebook's ``def/class name`` and define ``replacement`` (a wrong version) after it, in its cell."""
+    for cell in nb.cells:
+        if cell.cell_type == "code" and re.search(rf"^(def|class) {name}\b", cell.source, re.M):
+            cell.source = re.sub(rf"^(def|class) {name}\b", rf"\1 _{name}_right", cell.source, count=1, flags=re.M)
+            cell.source += "\n\n\n" + replacement
+            return nb
+    raise LookupError(f"no cell defines {name}")
+
+
+KL_SIGN = "def kl_gaussian(mu, log_var):\n    return -_kl_gaussian_right(mu, log_var)  # the sign error\n"
+SATURATING = "def generator_loss(d_fake):\n    return -torch.nn.functional.softplus(d_fake).mean()  # mean log(1 - D(G(z)))\n"
+NO_LOG_DET = (
+    "class Coupling(_Coupling_right):\n"
+    "    def forward(self, x):\n"
+    "        z, log_det = super().forward(x)\n"
+    "        return z, torch.zeros_like(log_det)  # the log-det term forgotten\n"
+)
+
+
+def _abuse():
+    """Lab 2's solution, plus: a crashing cell, a cell that kills the kernel, stderr noise, 5 MB of
+    prints, a deleted function, a graded function that never returns, and a cell that never ends."""
+    nb = _solution("lab2_gan")
+    new = nbformat.v4.new_code_cell
+    first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+    nb.cells[first + 1:first + 1] = [
+        new('raise RuntimeError("this cell crashes")'),
+        new("import os\nos._exit(1)  # kills the kernel"),
+        new('import sys, warnings\nwarnings.warn("a warning on stderr")\n'
+            'for i in range(200):\n    print(f"\\r{i / 2:.0f}%|####|", end="", file=sys.stderr)'),
+        new('for _ in range(20):\n    print("x" * 250_000)'),
+    ]
+    nb.cells += [new("del interpolate"), new("def sample(generator, n):\n    while True:\n        pass"),
+                 new("while True:\n    pass")]
+    return nb
+
+
+def _hash(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    if not HAVE_NOTEBOOKS:
+        pytest.skip("the solution notebooks and labs/ are not there yet")
+    folder = tmp_path_factory.mktemp("submissions")
+    for lab in LABS:
+        nbformat.write(_solution(lab), folder / f"solution_{lab}.ipynb")
+        (folder / f"untouched_{lab}.ipynb").write_bytes((ROOT / "labs" / f"{lab}.ipynb").read_bytes())
+    nbformat.write(_plant(_solution("lab1_vae"), "kl_gaussian", KL_SIGN), folder / "bug_kl_sign.ipynb")
+    nbformat.write(_plant(_solution("lab2_gan"), "generator_loss", SATURATING), folder / "bug_saturating.ipynb")
+    nbformat.write(_plant(_solution("lab3_flows"), "Coupling", NO_LOG_DET), folder / "bug_no_log_det.ipynb")
+    nbformat.write(_abuse(), folder / "abuse_lab2.ipynb")
+    (folder / "broken_lab1.ipynb").write_text('{"cells": [ this is not json')
+    before = {p.name: _hash(p) for p in folder.iterdir()}
+    out = tmp_path_factory.mktemp("out")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "dgmlib.grade", str(folder), "--jobs", "2", "--timeout-cell", str(TIMEOUT_CELL),
+         "--csv", str(out / "gradebook.csv"), "--json", str(out / "results.json")],
+        cwd=out, env=env, capture_output=True, text=True, timeout=1200,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = {Path(r["submission"]).stem: r for r in json.loads((out / "results.json").read_text())}
+    return {"folder": folder, "out": out, "stdout": proc.stdout, "results": results, "before": before}
+
+
+def _points(result):
+    return {q: info["points"] for q, info in result["questions"].items()}
+
+
+def _full(lab):
+    return questions(lab)
+
+
+# ---------------------------------------------------------------------------------------------
+# the acceptance tests
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_solutions_score_full_marks(graded, lab):
+    r = graded["results"][f"solution_{lab}"]
+    assert r["lab"] == lab and r["status"] == "ok"
+    assert _points(r) == _full(lab), [c for q in r["questions"].values() for c in q["checks"] if c["feedback"] != "ok"]
+    assert r["total"] == r["max"] == sum(_full(lab).values())
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_untouched_labs_score_zero_with_not_implemented_feedback(graded, lab):
+    r = graded["results"][f"untouched_{lab}"]
+    assert r["lab"] == lab and r["total"] == 0 and r["max"] == sum(_full(lab).values())
+    for info in r["questions"].values():
+        assert all(c["feedback"].startswith("not implemented") for c in info["checks"])
+    assert r["written"] and not any(w["answered"] for w in r["written"])
+
+
+@pytest.mark.parametrize("name, lab, question, says", [
+    ("bug_kl_sign", "lab1_vae", "1.5", "KL = 1/2 sum_j"),
+    ("bug_saturating", "lab2_gan", "2.4", "saturating"),
+    ("bug_no_log_det", "lab3_flows", "3.7", "log|det J|"),
+])
+def test_a_planted_bug_loses_points_in_exactly_its_question(graded, name, lab, question, says):
+    r = graded["results"][name]
+    full = _full(lab)
+    points = _points(r)
+    assert points[question] < full[question]
+    assert {q: p for q, p in points.items() if q != question} == {q: p for q, p in full.items() if q != question}
+    feedback = " ".join(c["feedback"] for c in r["questions"][question]["checks"])
+    assert says in feedback
+
+
+def test_a_crashing_flooding_hanging_submission_with_a_deleted_function_is_graded(graded):
+    r = graded["results"]["abuse_lab2"]
+    points = _points(r)
+    full = _full("lab2_gan")
+    assert points["2.4"] == full["2.4"] and points["2.5"] == full["2.5"]  # the rest still graded, stderr costs nothing
+    sample_checks = r["questions"]["2.6"]["checks"]
+    assert points["2.6"] == 0 and sample_checks[0]["feedback"].startswith("did not finish within")
+    assert sample_checks[1]["feedback"].startswith("skipped")
+    assert points["2.7"] == 0
+    assert all("`interpolate` is not defined" in c["feedback"] for c in r["questions"]["2.7"]["checks"])
+    errors = " | ".join(r["cell_errors"])
+    assert "RuntimeError: this cell crashes" in errors
+    assert "killed the kernel; it was skipped in a fresh kernel" in errors and r["status"] == "ok"
+    assert f"ran longer than {TIMEOUT_CELL} s and was stopped" in errors
+    assert r["seconds"] < 600
+
+
+def test_an_invalid_notebook_scores_zero_with_the_reason(graded):
+    r = graded["results"]["broken_lab1"]
+    assert r["status"].startswith("not a valid notebook") and r["total"] == 0
+    assert r["lab"] == "lab1_vae"  # from the file name, so the row still has its columns
+    assert all(c["feedback"].endswith("not a valid notebook") for q in r["questions"].values() for c in q["checks"])
+
+
+def test_submissions_are_never_changed(graded):
+    assert {p.name: _hash(p) for p in graded["folder"].iterdir()} == graded["before"]
+
+
+def test_gradebook_has_one_row_per_submission_and_one_column_per_question(graded):
+    with open(graded["out"] / "gradebook.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    all_questions = [f"Q{q}" for lab in LABS for q in _full(lab)]
+    header = list(rows[0].keys())
+    assert header[:len(all_questions) + 5] == ["submission", "lab", *all_questions, "total", "max", "status"]
+    written = header[len(all_questions) + 5:]  # empty columns for the points given by hand
+    assert "W1.1" in written and "W3.8" in written and all(row[w] == "" for row in rows for w in written)
+    assert sorted(row["submission"] for row in rows) == sorted(p.name for p in graded["folder"].iterdir())
+    for row in rows:
+        lab = row["lab"]
+        own = [f"Q{q}" for q in _full(lab)]
+        assert math.isclose(sum(float(row[c]) for c in own), float(row["total"]))
+        assert float(row["max"]) == sum(_full(lab).values())
+        assert all(row[c] == "" for c in all_questions if c not in own)
+    by_name = {row["submission"]: row for row in rows}
+    assert by_name["solution_lab2_gan.ipynb"]["Q2.4"] == "6" and by_name["bug_saturating.ipynb"]["Q2.4"] == "3"
+    assert by_name["broken_lab1.ipynb"]["total"] == "0"
+
+
+def test_written_answers_are_listed_for_grading_by_hand(graded):
+    report = (graded["out"] / "gradebook_written.md").read_text()
+    sol = _solution("lab1_vae")
+    written = [c for c in sol.cells if c.metadata.get("dgm", {}).get("written")]
+    assert "## solution_lab1_vae.ipynb (lab1_vae)" in report
+    for cell in written:
+        assert f"### Question {cell.metadata['dgm']['question']}" in report
+    a_line = next(line for line in written[0].source.splitlines() if len(line) > 40)
+    assert "> " + a_line in report
+    assert "(not answered)" in report.split("\n## untouched_lab1_vae.ipynb")[1].split("\n## ")[0]
+
+
+def test_the_report_gives_points_per_question_and_feedback(graded):
+    out = graded["stdout"]
+    block = out.split("bug_saturating.ipynb")[1].split("== ")[0]
+    assert "Question 2.4      3 / 6" in block and "saturating" in block
+    stub = out.split("untouched_lab3_flows.ipynb")[1].split("== ")[0]
+    assert "not implemented yet" in stub and "Question 3.7      0 / 8" in stub
+    assert "written answers, to grade by hand: 3.1" in stub
+
+
+# ---------------------------------------------------------------------------------------------
+# the pieces, without a kernel
+
+
+def test_identify_lab_reads_metadata_then_question_numbers_then_the_file_name():
+    cell = {"cell_type": "code", "metadata": {"dgm": {"question": "3.7"}}, "source": ""}
+    assert grade.identify_lab({"metadata": {"dgm": {"lab": "lab2_gan"}}, "cells": [cell]}) == "lab2_gan"
+    assert grade.identify_lab({"metadata": {}, "cells": [cell, cell]}, "lab1_whatever.ipynb") == "lab3_flows"
+    assert grade.identify_lab({"metadata": {}, "cells": []}, "smith_Lab-2.ipynb") == "lab2_gan"
+    assert grade.identify_lab({"metadata": {}, "cells": []}, "homework.ipynb") is None
+
+
+def test_grade_paths_rejects_a_missing_path_and_a_bad_jobs_count(tmp_path):
+    with pytest.raises(ValueError, match="PATH must be a notebook or a folder"):
+        grade.grade_paths([tmp_path / "nope.ipynb"])
+    with pytest.raises(ValueError, match="jobs must be an int >= 1"):
+        grade.grade_paths([tmp_path], jobs=0)
+
+
+def test_a_notebook_that_names_no_lab_is_reported_not_graded(tmp_path):
+    path = tmp_path / "homework.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), path)
+    r = grade.grade_notebook(path)
+    assert r["lab"] is None and r["status"].startswith("cannot tell which lab") and r["total"] == 0
+
+
+def _reference_namespace(module):
+    return dict(module.REFERENCES)
+
+
+@pytest.mark.parametrize("module, lab, graded_questions", [
+    (lab1_vae, "lab1_vae", ("1.2", "1.4", "1.5", "1.9", "1.10")),
+    (lab2_gan, "lab2_gan", ("2.4", "2.6", "2.7")),
+    (lab3_flows, "lab3_flows", ("3.4", "3.6", "3.8")),
+])
+def test_reference_functions_pass_every_check_and_no_function_passes_nothing(tmp_path, module, lab, graded_questions):
+    out = tmp_path / "r.json"
+    results = run_checks(lab, _reference_namespace(module), str(out), only=graded_questions)
+    assert results and all(r["feedback"] == "ok" for r in results), [r for r in results if r["feedback"] != "ok"]
+    assert json.loads(out.read_text()) == results
+    empty = run_checks(lab, {}, str(out), only=graded_questions)
+    assert all(r["points"] == 0 and "is not defined" in r["feedback"] for r in empty)
+
+
+def test_a_question_is_graded_with_the_other_questions_replaced_by_references(tmp_path):
+    ns = _reference_namespace(lab1_vae)
+    ns["kl_gaussian"] = lambda mu, log_var: -lab1_vae.REFERENCES["kl_gaussian"](mu, log_var)  # wrong
+
+    def negative_elbo(x, logits, mu, log_var):  # right, but calls the wrong KL through the globals
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+        return (bce + ns["kl_gaussian"](mu, log_var)).mean()
+
+    ns["negative_elbo"] = negative_elbo
+    results = run_checks("lab1_vae", ns, str(tmp_path / "r.json"), only=("1.5", "1.9"))
+    by_q = {}
+    for r in results:
+        by_q[r["question"]] = by_q.get(r["question"], 0) + r["points"]
+    assert by_q == {"1.5": 1.0, "1.9": 4.0}  # only the zero-KL check of 1.5 passes; 1.9 keeps all its points
+    assert ns["kl_gaussian"] is not lab1_vae.REFERENCES["kl_gaussian"]  # restored after the checks
+
+
+def test_a_hanging_function_is_stopped_by_the_check_time_limit(tmp_path):
+    def interpolate(z0, z1, steps):
+        while True:
+            pass
+
+    ns = {**_reference_namespace(lab2_gan), "interpolate": interpolate}
+    results = run_checks("lab2_gan", ns, str(tmp_path / "r.json"), timeout_scale=0.1, only=("2.7",))
+    assert [r["feedback"].split(" (")[0] for r in results] == [
+        "did not finish within 1 s", "skipped: an earlier check of this question ran out of time"]
+
+
+def test_prints_inside_checks_are_swallowed_and_errors_become_feedback(tmp_path, capsys):
+    def bits_per_dim(log_p_y, num_dims):
+        print("x" * 1_000_000)
+        raise KeyError("oops")
+
+    ns = {**_reference_namespace(lab3_flows), "bits_per_dim": bits_per_dim}
+    (result,) = run_checks("lab3_flows", ns, str(tmp_path / "r.json"), only=("3.8",))
+    assert result["points"] == 0 and result["feedback"].startswith("raised KeyError: 'oops'")
+    assert len(capsys.readouterr().out) < 1000
+
+
+def test_run_checks_rejects_an_unknown_lab_and_a_bad_timeout_scale(tmp_path):
+    with pytest.raises(ValueError, match="lab must be one of"):
+        run_checks("lab4", {}, str(tmp_path / "r.json"))
+    with pytest.raises(ValueError, match="timeout_scale must be a positive number"):
+        run_checks("lab1_vae", {}, str(tmp_path / "r.json"), timeout_scale=0)
+
+
+def test_every_check_has_points_and_a_named_question():
+    for lab in LABS:
+        checks = load_lab(lab).CHECKS
+        assert checks and all(c.points > 0 and c.question.startswith(lab[3]) and c.needs for c in checks)
+
+
+def test_the_notebook_time_limit_skips_the_later_cells(tmp_path):
+    sources = ["import time"] + ["time.sleep(2)"] * 4 + ["def interpolate(a, b, n):\n    return None"]
+    cells = [nbformat.v4.new_code_cell(src) for src in sources]
+    path = tmp_path / "slow.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata={"dgm": {"lab": "lab2_gan"}}), path)
+    before = _hash(path)
+    r = grade.grade_notebook(path, timeout_notebook=5)
+    assert r["lab"] == "lab2_gan" and r["status"] == "notebook time limit reached"
+    assert any(e.startswith("notebook time limit (5 s) reached: cell") for e in r["cell_errors"])
+    assert all("`interpolate` is not defined" in c["feedback"] for c in r["questions"]["2.7"]["checks"])
+    assert _hash(path) == before
