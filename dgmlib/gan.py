@@ -52,6 +52,16 @@ __all__ = [
     "GAN",
     "train_gan",
     "train_critic",
+    "density_ratio",
+    "SelfAttention2d",
+    "orthogonal_regularization",
+    "truncated_normal",
+    "truncate",
+    "mlp",
+    "BiGAN",
+    "train_bigan",
+    "CycleGAN",
+    "train_cyclegan",
 ]
 
 LOSS_KINDS = ("minimax", "non_saturating", "wasserstein", "hinge")
@@ -585,3 +595,251 @@ def train_critic(critic: nn.Module, x_pi: torch.Tensor, x_p: torch.Tensor, *, st
     with torch.no_grad():
         value = -discriminator_loss(critic(x_pi), critic(x_p), kind)
     return value, history
+
+
+# ---------------------------------------------------------------------------------------------
+# After the vanilla GAN: density ratios, SAGAN / BigGAN pieces, truncation, BiGAN, CycleGAN
+# ---------------------------------------------------------------------------------------------
+
+
+def density_ratio(discriminator: Callable, x: torch.Tensor) -> torch.Tensor:
+    """The density ratio trick: r(x) = q_1(x) / q_2(x) ~ D(x) / (1 - D(x)) = exp(logit D(x)).
+
+    A classifier trained with the cross-entropy to tell q_1 (label 1) from q_2 (label 0), with equal
+    class sizes, approaches D*(x) = q_1 / (q_1 + q_2), so D / (1 - D) = q_1 / q_2. Discriminators
+    here return the logit d, and D / (1 - D) = exp(d). ``x: (B, ...)`` -> ``(B,)``.
+    """
+    return torch.exp(discriminator(x))
+
+
+class SelfAttention2d(nn.Module):
+    """SAGAN's self-attention block (Zhang et al., 2019) on a feature map ``(B, C, H, W)``.
+
+    With N = H W locations x_i and 1x1 convolutions f, g, h, v:
+    s_ij = f(x_i)^T g(x_j), a_ij = softmax_i(s_ij), o_j = v(sum_i a_ij h(x_i)), and the block
+    returns y_j = x_j + gamma o_j. gamma starts at 0, so the block starts as the identity and the
+    network learns how much long-range information to mix in. Every output location can read
+    every input location, which a stack of 3x3 convolutions can only do after many layers.
+    """
+
+    def __init__(self, channels: int, key_channels: int | None = None):
+        super().__init__()
+        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+            raise ValueError(f"channels must be a positive int, got {channels!r}")
+        key = key_channels or max(channels // 8, 1)
+        self.f = nn.Conv2d(channels, key, 1, bias=False)
+        self.g = nn.Conv2d(channels, key, 1, bias=False)
+        self.h = nn.Conv2d(channels, channels, 1, bias=False)
+        self.v = nn.Conv2d(channels, channels, 1, bias=False)
+        self.gamma = nn.Parameter(torch.zeros(()))
+        self.attention: torch.Tensor | None = None  # the last a_ij, (B, N, N), for plotting
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4:
+            raise ValueError(f"x must be a feature map (B, C, H, W), got {tuple(x.shape)}")
+        b, c, hgt, wid = x.shape
+        f, g, h = self.f(x).flatten(2), self.g(x).flatten(2), self.h(x).flatten(2)  # (B, C', N)
+        s = f.transpose(1, 2) @ g                      # s[b, i, j] = f(x_i)^T g(x_j)
+        a = torch.softmax(s, dim=1)                    # normalized over i
+        self.attention = a.detach()
+        o = (h @ a).reshape(b, c, hgt, wid)            # o_j = sum_i a_ij h(x_i)
+        return x + self.gamma * self.v(o)
+
+
+def _weight_matrices(module: nn.Module):
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.modules.conv._ConvNd)):
+            yield m.weight.reshape(m.weight.shape[0], -1)
+
+
+def orthogonal_regularization(module: nn.Module) -> torch.Tensor:
+    """BigGAN's orthogonal regularization sum_W ||W W^T * (1 - I)||_F^2 (Brock et al., 2019).
+
+    W runs over the weights of the module's linear and convolutional layers, each flattened to
+    ``(out, -1)`` so that its rows are the filters: the penalty pushes different filters to be
+    orthogonal and, unlike the full ||W W^T - I||^2, leaves their norms free. Multiply by beta
+    (BigGAN: 1e-4) and add to the loss. Returns a scalar with its graph.
+    """
+    mats = list(_weight_matrices(module))
+    if not mats:
+        raise ValueError("module has no nn.Linear or convolution layers to regularize")
+    total = 0.0
+    for w in mats:
+        gram = w @ w.T
+        total = total + (gram - torch.diag(torch.diagonal(gram))).pow(2).sum()
+    return total
+
+
+def truncated_normal(n: int, dim: int, threshold: float, generator: torch.Generator | None = None,
+                     device=None) -> torch.Tensor:
+    """z ~ N(0, I) with every component outside ``[-threshold, threshold]`` resampled (BigGAN's truncation).
+
+    Returns ``(n, dim)``. Smaller thresholds trade diversity (recall) for fidelity (precision).
+    Resampling is vectorized and repeated until no component is left outside.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0:
+        raise ValueError(f"dim must be a positive int, got {dim!r}")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold > 0:
+        raise ValueError(f"threshold must be a positive number, got {threshold!r}")
+    z = torch.randn(n, dim, generator=generator)
+    outside = z.abs() > threshold
+    while bool(outside.any()):
+        z[outside] = torch.randn(int(outside.sum()), generator=generator)
+        outside = z.abs() > threshold
+    return z.to(device) if device is not None else z
+
+
+def truncate(w: torch.Tensor, psi: float, center: torch.Tensor | float = 0.0) -> torch.Tensor:
+    """StyleGAN's truncation trick w' = w_hat + psi (w - w_hat): ``psi = 1`` changes nothing, ``psi = 0``
+    sends every latent to the centre ``w_hat`` (the average latent; 0 for z ~ N(0, I))."""
+    if isinstance(psi, bool) or not isinstance(psi, (int, float)) or psi < 0:
+        raise ValueError(f"psi must be a number >= 0, got {psi!r}")
+    return center + psi * (w - center)
+
+
+def mlp(in_dim: int, out_dim: int, hidden: Sequence[int] = (64, 64), activation=nn.LeakyReLU) -> nn.Sequential:
+    """A plain MLP ``in_dim -> hidden... -> out_dim`` (the small players of the 2-D toys)."""
+    layers: list[nn.Module] = []
+    width = in_dim
+    for h in hidden:
+        layers += [nn.Linear(width, h), activation()]
+        width = h
+    layers += [nn.Linear(width, out_dim)]
+    return nn.Sequential(*layers)
+
+
+class BiGAN(nn.Module):
+    """Adversarial inference (BiGAN / ALI; Donahue et al., Dumoulin et al., 2017).
+
+    A generator x = G(z), an encoder z = E(x) and a discriminator D(x, z) on *pairs*, which tells
+    (x, E(x)), x ~ pi, from (G(z), z), z ~ N(0, I). At the optimum the two joint distributions
+    pi(x) delta(z - E(x)) and p(z) delta(x - G(z)) agree, which forces E = G^{-1}: the encoder
+    learns to invert the generator without ever seeing a pair (x, z) with a reconstruction loss.
+
+    ``discriminator(x, z) -> (B,)`` logits; the default players are :func:`mlp` s.
+    ``loss(x)`` returns ``{"d_loss", "ge_loss"}`` (both non-saturating); train with :func:`train_bigan`.
+    """
+
+    def __init__(self, data_dim: int, latent_dim: int, hidden: Sequence[int] = (128, 128)):
+        super().__init__()
+        self.data_dim, self.latent_dim = int(data_dim), int(latent_dim)
+        self.generator = mlp(self.latent_dim, self.data_dim, hidden)
+        self.encoder = mlp(self.data_dim, self.latent_dim, hidden)
+        self.joint = mlp(self.data_dim + self.latent_dim, 1, hidden)
+
+    def discriminator(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return self.joint(torch.cat([x, z], dim=1)).squeeze(1)
+
+    def prior(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.latent_dim, device=module_device(self))
+
+    @torch.no_grad()
+    def sample(self, n: int) -> torch.Tensor:
+        return self.generator(self.prior(n))
+
+    def loss(self, x: torch.Tensor) -> dict:
+        z = self.prior(len(x))
+        d_enc = self.discriminator(x, self.encoder(x))       # "real" pairs (x, E(x))
+        d_gen = self.discriminator(self.generator(z), z)     # "fake" pairs (G(z), z)
+        return {"d_loss": discriminator_loss(d_enc, d_gen),
+                "ge_loss": F.softplus(d_enc).mean() + F.softplus(-d_gen).mean()}  # labels swapped
+
+
+def train_bigan(model: BiGAN, data: torch.Tensor, *, epochs: int, batch_size: int = 256, lr: float = 2e-4,
+                betas=(0.5, 0.999), decay_lr: bool = False, progress: bool | None = None, seed: int | None = None,
+                eval_fn: Callable | None = None, eval_every: int = 1) -> History:
+    """Per batch, one Adam step of the discriminator on ``d_loss``, then one joint step of G and E on
+    ``ge_loss``. ``data: (n, data_dim)``; ``decay_lr``: decay the learning rate linearly to 0 over the
+    run; the other arguments as in :func:`dgmlib.training.fit`."""
+    if not isinstance(model, BiGAN):
+        raise TypeError(f"model must be a dgmlib.gan.BiGAN, got {type(model).__name__}")
+    opt_d = torch.optim.Adam(model.joint.parameters(), lr=lr, betas=betas)
+    opt_ge = torch.optim.Adam([*model.generator.parameters(), *model.encoder.parameters()], lr=lr, betas=betas)
+
+    ge_params = [*model.generator.parameters(), *model.encoder.parameters()]
+    total_steps = max(epochs * math.ceil(len(data) / batch_size), 1)
+    done = [0]
+
+    def step(batch):
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        if decay_lr:
+            for opt in (opt_d, opt_ge):
+                for group in opt.param_groups:
+                    group["lr"] = lr * max(0.0, 1.0 - done[0] / total_steps)
+        done[0] += 1
+        terms = model.loss(x)
+        opt_d.zero_grad(set_to_none=True)
+        terms["d_loss"].backward(inputs=list(model.joint.parameters()))
+        opt_d.step()
+        terms = model.loss(x)  # the players answer the updated discriminator
+        opt_ge.zero_grad(set_to_none=True)
+        terms["ge_loss"].backward(inputs=ge_params)
+        opt_ge.step()
+        return {k: v.detach() for k, v in terms.items()}
+
+    return fit(model, data, epochs=epochs, batch_size=batch_size, step=step, optimizer=[opt_ge, opt_d],
+               progress=progress, seed=seed, eval_fn=eval_fn, eval_every=eval_every)
+
+
+class CycleGAN(nn.Module):
+    """Two maps between domains A and B learnt from *unpaired* samples (Zhu et al., 2017).
+
+    G: A -> B and F: B -> A, with discriminators D_B (is it from B?) and D_A. Each map is trained to
+    fool its discriminator (non-saturating loss); the cycle-consistency loss
+
+        L_cyc = E_A ||F(G(a)) - a||_1 + E_B ||G(F(b)) - b||_1
+
+    (weight ``cycle_weight``; 0 turns it off) asks the two maps to invert each other, which rules out
+    maps that send all of A to one part of B. ``loss((a, b))`` returns
+    ``{"g_loss", "d_loss", "cycle"}``; train with :func:`train_cyclegan`.
+    """
+
+    def __init__(self, dim: int = 2, hidden: Sequence[int] = (64, 64), cycle_weight: float = 10.0):
+        super().__init__()
+        if cycle_weight < 0:
+            raise ValueError(f"cycle_weight must be >= 0, got {cycle_weight!r}")
+        self.cycle_weight = float(cycle_weight)
+        self.g, self.f = mlp(dim, dim, hidden), mlp(dim, dim, hidden)
+        self.d_a, self.d_b = mlp(dim, 1, hidden), mlp(dim, 1, hidden)
+
+    def loss(self, batch) -> dict:
+        a, b = batch
+        fake_b, fake_a = self.g(a), self.f(b)
+        cycle = (self.f(fake_b) - a).abs().sum(1).mean() + (self.g(fake_a) - b).abs().sum(1).mean()
+        adversarial = generator_loss(self.d_b(fake_b).squeeze(1)) + generator_loss(self.d_a(fake_a).squeeze(1))
+        d_loss = discriminator_loss(self.d_b(b).squeeze(1), self.d_b(fake_b.detach()).squeeze(1)) \
+            + discriminator_loss(self.d_a(a).squeeze(1), self.d_a(fake_a.detach()).squeeze(1))
+        return {"g_loss": adversarial + self.cycle_weight * cycle, "d_loss": d_loss, "cycle": cycle}
+
+
+def train_cyclegan(model: CycleGAN, data_a: torch.Tensor, data_b: torch.Tensor, *, epochs: int,
+                   batch_size: int = 256, lr: float = 1e-3, betas=(0.5, 0.999), progress: bool | None = None,
+                   seed: int | None = None) -> History:
+    """One step of both maps on ``g_loss``, then one of both discriminators on ``d_loss``, per batch.
+
+    ``data_a: (n, D)``, ``data_b: (n, D)``: unpaired samples of the two domains (shuffled together,
+    so a batch pairs random points of A with random points of B).
+    """
+    if not isinstance(model, CycleGAN):
+        raise TypeError(f"model must be a dgmlib.gan.CycleGAN, got {type(model).__name__}")
+    if data_a.shape != data_b.shape:
+        raise ValueError(f"data_a and data_b must have the same shape, got {tuple(data_a.shape)} and {tuple(data_b.shape)}")
+    maps = [*model.g.parameters(), *model.f.parameters()]
+    critics = [*model.d_a.parameters(), *model.d_b.parameters()]
+    opt_g = torch.optim.Adam(maps, lr=lr, betas=betas)
+    opt_d = torch.optim.Adam(critics, lr=lr, betas=betas)
+
+    def step(batch):
+        terms = model.loss(batch)
+        opt_g.zero_grad(set_to_none=True)
+        terms["g_loss"].backward(inputs=maps)
+        opt_g.step()
+        opt_d.zero_grad(set_to_none=True)
+        terms["d_loss"].backward(inputs=critics)
+        opt_d.step()
+        return {k: v.detach() for k, v in terms.items()}
+
+    return fit(model, (data_a, data_b), epochs=epochs, batch_size=batch_size, step=step, optimizer=[opt_g, opt_d],
+               progress=progress, seed=seed)
