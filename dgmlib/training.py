@@ -250,7 +250,9 @@ def fit(
     device = module_device(model)
     compute = loss_fn if loss_fn is not None else (lambda m, b: m.loss(_first_tensor(b)))
     if step is None and optimizer is None:
-        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        # foreach: one batched update for all parameters (the same numbers as the per-tensor loop,
+        # several times fewer kernel calls on the CPU, where PyTorch does not pick it by default)
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr, foreach=True)
     if step is None and not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
     generator = torch.Generator().manual_seed(seed) if seed is not None else None

@@ -137,9 +137,8 @@ class MaskedAutoregressive(nn.Module):
         nn.init.zeros_(self.made.output.bias)
 
     def _params(self, v, context):
-        out = self.made(v, context)
-        s = self.max_log_scale * torch.tanh(out[..., 0] / self.max_log_scale)
-        return s, out[..., 1]
+        s_raw, t = self.made(v, context).unbind(-1)
+        return self.max_log_scale * torch.tanh(s_raw / self.max_log_scale), t
 
     def _one_pass(self, x, context):  # y = x exp(s(x)) + t(x)
         s, t = self._params(x, context)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from .autoregressive import _check_context_features, _hidden
 
@@ -56,9 +57,14 @@ class _MLP(nn.Module):
         for a, b in zip(sizes[:-1], sizes[1:]):
             layers += [nn.Linear(a, b), nn.ELU()]
         self.net = nn.Sequential(*layers, nn.Linear(sizes[-1], 2 * dim))
+        self.linears = [m for m in self.net if isinstance(m, nn.Linear)]  # the same modules, for forward
 
     def forward(self, x, context=None):
-        return self.net(x if context is None else torch.cat([x, context], 1)).chunk(2, dim=1)
+        # F.linear / F.elu on the layers' weights: the Sequential's math without its per-module call overhead
+        h = x if context is None else torch.cat([x, context], 1)
+        for layer in self.linears[:-1]:
+            h = F.elu(F.linear(h, layer.weight, layer.bias))
+        return F.linear(h, self.linears[-1].weight, self.linears[-1].bias).chunk(2, dim=1)
 
 
 class _ConvNet(nn.Module):
@@ -101,6 +107,7 @@ class AffineCoupling(nn.Module):
             raise ValueError("context_features is supported for vector (D,) masks only")
         self.conditional = context_features is not None
         self.register_buffer("mask", mask)
+        self.register_buffer("keep", 1 - mask, persistent=False)  # 1 where transformed
         if mask.ndim == 1:
             self.net = _MLP(mask.numel(), hidden, context_features)
             last = self.net.net[-1]
@@ -110,6 +117,7 @@ class AffineCoupling(nn.Module):
         nn.init.zeros_(last.weight)
         nn.init.zeros_(last.bias)
         self.scale = nn.Parameter(torch.ones(mask.shape))
+        self._event_dims = tuple(range(1, mask.ndim + 1))  # log_det sums s over these
 
     def _check(self, x, name):
         if not torch.is_tensor(x):
@@ -118,20 +126,19 @@ class AffineCoupling(nn.Module):
             raise ValueError(f"{name} must have shape (B, {', '.join(map(str, self.mask.shape))}), got {tuple(x.shape)}")
 
     def _s_t(self, x_a, context):
+        """(s, t), both zero on the passed half (mask = 1), so exp(s) = 1 and t = 0 there."""
         if self.conditional and context is None:
             raise ValueError(f"this coupling was built with context_features={self.context_features}: pass context=")
         s_raw, t = self.net(x_a, context)
-        keep = 1 - self.mask
-        return keep * self.scale * torch.tanh(s_raw), keep * t
+        return self.keep * self.scale * torch.tanh(s_raw), self.keep * t
 
     def forward(self, x, context=None):
         self._check(x, "x")
-        x_a = self.mask * x
-        s, t = self._s_t(x_a, context)
-        return x_a + (1 - self.mask) * (x * torch.exp(s) + t), s.flatten(1).sum(1)
+        s, t = self._s_t(self.mask * x, context)
+        # = m x + (1 - m)(x exp(s) + t), since s = t = 0 where m = 1
+        return x * torch.exp(s) + t, s.sum(self._event_dims)
 
     def inverse(self, y, context=None):
         self._check(y, "y")
-        y_a = self.mask * y
-        s, t = self._s_t(y_a, context)
-        return y_a + (1 - self.mask) * (y - t) * torch.exp(-s), -s.flatten(1).sum(1)
+        s, t = self._s_t(self.mask * y, context)
+        return (y - t) * torch.exp(-s), -s.sum(self._event_dims)

@@ -1,0 +1,165 @@
+"""python -m benchmarks [--quick] [--out DIR] [--device cpu|cuda] [--notebooks skip|fast|full] [--sections ...]
+
+Prints each section's table and writes ``<out>/<machine>.md`` and ``<out>/<machine>.json``
+(default out: benchmarks/results). Threads: torch uses what ``OMP_NUM_THREADS`` says (set it
+before starting; dgmlib and its peers always run in the same process under the same setting).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from . import common
+
+SECTIONS = ("flows", "transport", "vae", "metrics", "notebooks")
+
+FULL = dict(
+    train=20000, test=5000, steps=3000, chunk=100, batch=256, lr=1e-3, eval=10000, repeats=5,
+    n_1d=[1000, 10000, 100000, 1000000], n_2d=[100, 500, 1000, 2000], repeats_2d=2,
+    vae_train=4500, vae_batch=128, vae_epochs=7,
+    fid_n=10000, fid_dim=2048, pr_n=1000, metric_repeats=1,  # pr_n: see the metrics section's note
+)
+QUICK = dict(
+    train=512, test=256, steps=20, chunk=10, batch=64, lr=1e-3, eval=256, repeats=2,
+    n_1d=[1000, 10000], n_2d=[50], repeats_2d=2,
+    vae_train=256, vae_batch=64, vae_epochs=2,
+    fid_n=300, fid_dim=64, pr_n=300, metric_repeats=1,
+)
+
+COLUMNS = {
+    "flows": ["arch", "library", "s_per_1000_steps", "train_speedup_vs_fastest_peer", "test_nll", "nll_gap_vs_best_peer",
+              "samples_per_s", "sample_ratio_vs_best_peer", "log_prob_per_s", "log_prob_ratio_vs_best_peer"],
+    "transport": ["function", "data", "n", "dgmlib_ms", "POT_ms", "scipy_ms", "speedup_vs_fastest_peer", "max_rel_diff"],
+    "vae": ["n_train", "batch", "epochs", "fit_s_per_epoch", "plain_s_per_epoch", "overhead_pct",
+            "fit_test_elbo", "plain_test_elbo"],
+    "metrics": ["metric", "n", "dim", "dgmlib_s", "reference_s", "speedup", "dgmlib_value", "reference_value", "rel_diff"],
+    "notebooks": ["notebook", "under_test_s", "full_s", "error"],
+}
+TITLES = {
+    "flows": "1. Flows: 8 affine couplings / 8-layer MAF (MLP 64-64, ELU), moons, Adam, same batches and seed",
+    "transport": "2. Optimal transport: time (ms) and agreement",
+    "vae": "3. VAE training: dgmlib.training.fit vs a plain loop",
+    "metrics": "4. Metrics vs the textbook formulas (sqrtm FID, numpy k-NN precision/recall)",
+    "notebooks": "5. Whole course: wall time per notebook (s)",
+}
+
+
+def acceptance(rows: list[dict]) -> list[dict]:
+    """The issue's acceptance lines, checked on these rows."""
+    out = []
+    for arch in ("coupling", "maf"):
+        r = [x for x in rows if x.get("section") == "flows" and x["arch"] == arch and x["library"] == "dgmlib"]
+        if r:
+            ok = r[0]["train_speedup_vs_fastest_peer"] >= 1.5 and r[0]["nll_gap_vs_best_peer"] <= 0.05
+            out.append({"check": f"flows {arch}: >= 1.5x faster per step than the fastest peer, NLL not worse by > 0.05",
+                        "measured": f"{r[0]['train_speedup_vs_fastest_peer']:.2f}x, NLL gap {r[0]['nll_gap_vs_best_peer']:+.3f}",
+                        "pass": ok})
+    t = [x for x in rows if x.get("section") == "transport"]
+    if t:
+        worst = min(t, key=lambda x: x["speedup_vs_fastest_peer"])
+        out.append({"check": "transport: never slower than POT/scipy",
+                    "measured": f"worst {worst['speedup_vs_fastest_peer']:.2f}x ({worst['function']} n={worst['n']})",
+                    "pass": worst["speedup_vs_fastest_peer"] >= 1.0})
+    v = [x for x in rows if x.get("section") == "vae"]
+    if v:
+        out.append({"check": "fit overhead < 10% of a plain loop", "measured": f"{v[0]['overhead_pct']:+.1f}%",
+                    "pass": v[0]["overhead_pct"] < 10})
+    f = [x for x in rows if x.get("section") == "metrics" and x["metric"] == "fid"]
+    if f:
+        out.append({"check": "fid within 1e-4 relative of sqrtm and faster",
+                    "measured": f"rel diff {f[0]['rel_diff']:.1e}, {f[0]['speedup']:.1f}x faster",
+                    "pass": f[0]["rel_diff"] <= 1e-4 and f[0]["speedup"] > 1})
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, same code paths: a smoke run in seconds")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results",
+                        help="folder for <machine>.md and <machine>.json (default benchmarks/results)")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: dgmlib.get_device())")
+    parser.add_argument("--notebooks", choices=("skip", "fast", "full"), default=None,
+                        help="section 5: skip, time the notebooks under test (default; --quick: a tiny check), "
+                             "or also their full runs")
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument("--steps", type=int, default=None,
+                        help=f"training steps per flow (default {FULL['steps']}; --quick: {QUICK['steps']})")
+    args = parser.parse_args(argv)
+
+    from dgmlib.runtime import get_device
+
+    device = torch.device(args.device) if args.device else get_device()
+    sizes = dict(QUICK if args.quick else FULL)
+    if args.steps is not None:
+        if args.steps < 2 * sizes["chunk"]:
+            parser.error(f"--steps must be at least {2 * sizes['chunk']} (a warm-up chunk and one timed chunk)")
+        sizes["steps"] = args.steps
+    machine = common.machine_name(device)
+    env = common.environment(device)
+    print(f"benchmarks on {machine} ({env['cpu']}, torch {env['torch']}, {env['threads']} threads, "
+          f"OMP_NUM_THREADS={env['OMP_NUM_THREADS']}){' [quick]' if args.quick else ''}", flush=True)
+    log = lambda s: print(s, flush=True)  # noqa: E731
+    rows, seconds = [], {}
+    def write(final: bool):
+        checks = acceptance(rows)
+        md = [f"# Benchmarks: {machine}{' (quick smoke run, tiny sizes)' if args.quick else ''}", "",
+              "Command: `" + " ".join(["python -m benchmarks", *(argv if argv is not None else sys.argv[1:])]).strip() + "`",
+              "", "| setting | value |", "|---|---|"]
+        md += [f"| {k} | {v} |" for k, v in env.items()]
+        md += ["", "Ratios > 1 favour dgmlib (speedup = the fastest peer's time / dgmlib's time). Peers and dgmlib "
+               "run interleaved in one process under the same thread settings; times are medians.", ""]
+        for section in args.sections:
+            part = [r for r in rows if r.get("section") == section]
+            if part:
+                md += [f"## {TITLES[section]}", "", common.markdown_table(part, COLUMNS[section]),
+                       "", f"(section wall time {seconds[section]:.0f} s)", ""]
+        if checks:
+            md += ["## Acceptance (issue #9)", "", common.markdown_table(
+                [{**c, "pass": "PASS" if c["pass"] else "FAIL"} for c in checks], ["check", "measured", "pass"]), ""]
+        text = "\n".join(md)
+        if final:
+            print("\n" + text)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / f"{machine}.md").write_text(text)
+        (args.out / f"{machine}.json").write_text(json.dumps(
+            {"machine": machine, "quick": args.quick, "environment": env, "sizes": sizes, "section_seconds": seconds,
+             "rows": rows, "acceptance": checks}, indent=1, default=str) + "\n")
+
+    for section in args.sections:
+        t0 = time.perf_counter()
+        print(f"{TITLES[section]} ...", flush=True)
+        if section == "flows":
+            from . import flows
+            rows += flows.run(sizes, device, log=log)
+        elif section == "transport":
+            from . import transport
+            rows += transport.run(sizes, device, log=log)
+        elif section == "vae":
+            from . import vae
+            rows += vae.run(sizes, device, log=log)
+        elif section == "metrics":
+            from . import metrics
+            rows += metrics.run(sizes, device, log=log)
+        elif section == "notebooks":
+            from . import notebooks
+            mode = args.notebooks or ("quick" if args.quick else "fast")
+            if mode == "quick":
+                rows += notebooks.tiny_check()
+            elif mode != "skip":
+                rows += notebooks.run(mode, args.out, machine, log=log)
+        seconds[section] = time.perf_counter() - t0
+        write(final=False)
+
+    write(final=True)
+    print(f"\nwrote {args.out / (machine + '.md')} and {args.out / (machine + '.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
