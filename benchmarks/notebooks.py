@@ -10,9 +10,9 @@ the results when an earlier ``--notebooks full`` run recorded them.
 from __future__ import annotations
 
 import json
-import os
-import time
 from pathlib import Path
+
+from dgmlib.course import execute_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,25 +23,7 @@ def notebook_paths() -> list[Path]:
 
 def execute(nb, cwd: Path, fast: bool, timeout: int = 1800) -> float:
     """Run a notebook object in a fresh kernel; return the wall time (kernel start included)."""
-    from nbclient import NotebookClient
-
-    saved = {k: os.environ.get(k) for k in ("DGMLIB_FAST", "TQDM_DISABLE")}
-    os.environ["TQDM_DISABLE"] = "1"
-    if fast:
-        os.environ["DGMLIB_FAST"] = "1"
-    else:
-        os.environ.pop("DGMLIB_FAST", None)
-    t0 = time.perf_counter()
-    try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
-                       record_timing=False).execute()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    return time.perf_counter() - t0
+    return execute_notebook(nb, cwd, fast=fast, timeout=timeout)
 
 
 def tiny_check() -> list[dict]:

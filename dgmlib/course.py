@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["COURSE_MAP", "Entry", "course_map_markdown", "run_notebook", "main"]
+__all__ = ["COURSE_MAP", "Entry", "course_map_markdown", "execute_notebook", "run_notebook", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,33 +56,41 @@ def course_map_markdown() -> str:
     return "\n".join(lines)
 
 
-def run_notebook(path: str | os.PathLike, timeout: int = 1800) -> float:
-    """Execute one notebook in place with the full budget; return the wall time in seconds."""
-    import nbformat
+def execute_notebook(nb, cwd, fast: bool = False, timeout: int = 1800) -> float:
+    """Execute a notebook object in place in a fresh ``python3`` kernel run in ``cwd``.
+
+    ``fast``: set ``DGMLIB_FAST=1`` (the test run) or unset it (the full run). Progress bars are
+    off (``TQDM_DISABLE=1``). The environment is restored afterwards. Returns the wall time in
+    seconds, kernel start included.
+    """
     from nbclient import NotebookClient
 
-    path = Path(path).resolve()
-    nb = nbformat.read(path, as_version=4)
     saved = {k: os.environ.get(k) for k in ("DGMLIB_FAST", "TQDM_DISABLE")}
-    os.environ.pop("DGMLIB_FAST", None)  # the full run
+    if fast:
+        os.environ["DGMLIB_FAST"] = "1"
+    else:
+        os.environ.pop("DGMLIB_FAST", None)
     os.environ["TQDM_DISABLE"] = "1"  # progress bars are noise in stored outputs
     start = time.perf_counter()
     try:
-        client = NotebookClient(
-            nb,
-            timeout=timeout,
-            kernel_name="python3",
-            resources={"metadata": {"path": str(path.parent)}},
-            record_timing=False,
-        )
-        client.execute()
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
+                       record_timing=False).execute()
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    elapsed = time.perf_counter() - start
+    return time.perf_counter() - start
+
+
+def run_notebook(path: str | os.PathLike, timeout: int = 1800) -> float:
+    """Execute one notebook in place with the full budget; return the wall time in seconds."""
+    import nbformat
+
+    path = Path(path).resolve()
+    nb = nbformat.read(path, as_version=4)
+    elapsed = execute_notebook(nb, path.parent, fast=False, timeout=timeout)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     nb.metadata.pop("widgets", None)
     nbformat.write(nb, path)
