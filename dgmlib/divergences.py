@@ -132,21 +132,7 @@ def _check_masses(a, n, name, dtype):
     return a
 
 
-def _lp_plan(a: np.ndarray, b: np.ndarray, cost: np.ndarray) -> np.ndarray:
-    """Solve min <gamma, C> s.t. gamma 1 = a, gamma^T 1 = b, gamma >= 0 (HiGHS simplex)."""
-    from scipy.optimize import linprog
-    from scipy.sparse import coo_matrix, vstack
-
-    n, m = cost.shape
-    rows = np.repeat(np.arange(n), m)
-    cols = np.arange(n * m)
-    row_sums = coo_matrix((np.ones(n * m), (rows, cols)), shape=(n, n * m))
-    col_sums = coo_matrix((np.ones(n * m), (np.tile(np.arange(m), n), cols)), shape=(m, n * m))
-    res = linprog(cost.ravel(), A_eq=vstack([row_sums, col_sums]).tocsr(), b_eq=np.concatenate([a, b]),
-                  bounds=(0, None), method="highs-ds")
-    if res.status != 0:
-        raise RuntimeError(f"the transport linear program failed: {res.message}")
-    return res.x.reshape(n, m)
+_EMD_MAX_ITER = 10**9  # the network simplex's pivot limit: far above what n, m <= 10^4 need
 
 
 def emd(x: torch.Tensor, y: torch.Tensor, a=None, b=None, *, return_plan: bool = False):
@@ -165,8 +151,10 @@ def emd(x: torch.Tensor, y: torch.Tensor, a=None, b=None, *, return_plan: bool =
         is held fixed, which gives the exact gradient wherever the optimal plan is unique).
         With ``return_plan``: ``(cost, plan)``.
 
-    Equal sizes with uniform masses are solved as an assignment problem (an optimal plan is a
-    permutation, Birkhoff's theorem); anything else as a linear program.
+    The linear program is solved exactly by POT's network simplex (``ot.emd``; Bonneel et al.
+    2011), the fastest exact solver we know of for dense costs: an optimal vertex has at most
+    n + m - 1 non-zero entries, and for equal sizes with uniform masses it is a permutation
+    (Birkhoff's theorem), so the cost is an average over matched pairs.
     """
     x = _check_cloud(x, "x")
     y = _check_cloud(y, "y")
@@ -183,17 +171,18 @@ def emd(x: torch.Tensor, y: torch.Tensor, a=None, b=None, *, return_plan: bool =
     b_np = _check_masses(b, m, "b", dtype)
     if not math.isclose(a_np.sum(), b_np.sum(), rel_tol=1e-6):
         raise ValueError(f"a and b must have the same total mass, got {a_np.sum():.6g} and {b_np.sum():.6g}")
-    cost = torch.cdist(x.detach().double().cpu(), y.detach().double().cpu()).numpy()
+    import ot
 
-    if a is None and b is None and n == m:
-        from scipy.optimize import linear_sum_assignment
-
-        i, j = linear_sum_assignment(cost)
-        mass = np.full(n, 1.0 / n)
-    else:
-        plan_np = _lp_plan(a_np, b_np, cost)
-        i, j = np.nonzero(plan_np > 1e-12)
-        mass = plan_np[i, j]
+    cost = torch.cdist(x.detach().double(), y.detach().double()).cpu().numpy()
+    # check_marginals: done above; center_dual: we do not use the dual potentials
+    plan_np, log = ot.emd(a_np, b_np, cost, numItermax=_EMD_MAX_ITER, log=True, check_marginals=False,
+                          center_dual=False)
+    if log["result_code"] != 1:  # 1 = OPTIMAL in POT's network simplex
+        raise RuntimeError(f"the exact transport solver did not reach the optimum: {log['warning']}")
+    if not (return_plan or x.requires_grad or y.requires_grad):
+        return torch.tensor(log["cost"], dtype=dtype, device=x.device)  # sum_ij gamma_ij C_ij, from the solver
+    i, j = np.nonzero(plan_np > 0)
+    mass = plan_np[i, j]
     i_t = torch.as_tensor(i, device=x.device)
     j_t = torch.as_tensor(j, device=x.device)
     mass_t = torch.as_tensor(mass, dtype=dtype, device=x.device)
