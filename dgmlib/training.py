@@ -10,6 +10,10 @@ scalar to minimize and whose other entries are named terms to log (``{"loss": ..
 Models with their own update rule (a GAN's two players) pass ``step=`` instead: a function of a
 batch that does its own optimizer steps and returns the dict to log. They keep the progress bar,
 history, evaluation hook, divergence guard and checkpoints.
+
+:func:`train_step` is fit's update on its own, ``step = train_step(model, optimizer)``, then
+``terms = step(batch)``, for loops of your own; ``compile=True`` (in both) hands the loss, its
+backward pass and the optimizer's update to ``torch.compile``.
 """
 
 from __future__ import annotations
@@ -25,11 +29,21 @@ from torch import nn
 
 from .runtime import is_fast, module_device
 
-__all__ = ["fit", "evaluate", "History", "TrainingDiverged", "batches"]
+__all__ = ["fit", "train_step", "evaluate", "History", "TrainingDiverged", "batches"]
 
 
 class TrainingDiverged(FloatingPointError):
-    """Raised by :func:`fit` when the loss becomes NaN or infinite."""
+    """Raised by :func:`fit` and :func:`train_step` when a loss term becomes NaN or infinite.
+
+    ``term`` and ``value`` name the offending term; ``where`` (e.g. "at epoch 2, step 3") locates it.
+    """
+
+    def __init__(self, term: str, value: float, where: str = ""):
+        self.term, self.value, self.where = term, value, where
+        super().__init__(
+            f"training diverged: {term} = {value}{' ' + where if where else ''}; lower the learning rate, clip "
+            "gradients (grad_clip=...) or check the loss for log(0) or division by zero"
+        )
 
 
 class History:
@@ -167,17 +181,77 @@ def _num_batches(data, batch_size: int) -> int | None:
 
 def _check_finite(name: str, value: float, epoch: int, step: int, global_step: int):
     if not math.isfinite(value):
-        raise TrainingDiverged(
-            f"training diverged: {name} = {value} at epoch {epoch}, step {step} "
-            f"(global step {global_step}); lower the learning rate, clip gradients "
-            "(grad_clip=...) or check the loss for log(0) or division by zero"
-        )
+        raise TrainingDiverged(name, value, f"at epoch {epoch}, step {step} (global step {global_step})")
 
 
 def _progress_enabled(progress) -> bool:
     if progress is not None:
         return bool(progress)
     return not is_fast() and os.environ.get("TQDM_DISABLE", "") in ("", "0")
+
+
+def train_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    *,
+    loss_fn: Callable | None = None,
+    grad_clip: float | None = None,
+    compile: bool = False,
+) -> Callable:
+    """fit's update as a function of a batch: ``step = train_step(model, optimizer)``, ``terms = step(batch)``.
+
+    One call computes ``terms = loss_fn(model, batch)`` (default ``model.loss(x)``, ``x`` the batch
+    or its first element), checks that the first term, the objective L, is a finite scalar, and
+    takes one optimizer step on it: theta <- update(theta, grad_theta L) after
+    ``zero_grad``, ``backward`` and, with ``grad_clip``, rescaling the gradient to norm at most
+    ``grad_clip``. It returns the terms (tensors, for logging). The batch must already be on the
+    model's device.
+
+    ``compile=True``: the loss with its backward pass (``torch.compile``, one graph per batch
+    shape) and the optimizer's update (``torch.compile(optimizer.step)``) run as generated
+    kernels, with the elementwise operations fused and no Python between them. The numbers are
+    the same up to floating-point rounding. The first call compiles (tens of seconds on a CPU; the
+    kernels are cached on disk for later runs), so it pays for long runs of small models, where
+    the per-operation overhead of eager PyTorch dominates: a 2-D flow trains about 2x faster per
+    step on the CPU (``benchmarks/``). It needs a C++ compiler on the CPU (Triton on a GPU).
+
+    Raises:
+        TrainingDiverged: when the objective is NaN or infinite, before the update is applied.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    if not isinstance(compile, bool):
+        raise TypeError(f"compile must be True or False, got {compile!r}")
+    if grad_clip is not None and not (isinstance(grad_clip, (int, float)) and not isinstance(grad_clip, bool)
+                                      and grad_clip > 0):
+        raise ValueError(f"grad_clip must be None or a positive number, got {grad_clip!r}")
+    if loss_fn is None and not callable(getattr(model, "loss", None)):
+        raise TypeError(f"{type(model).__name__} has no loss(x) method; pass loss_fn(model, batch)")
+    compute = loss_fn if loss_fn is not None else (lambda m, b: m.loss(_first_tensor(b)))
+    update = optimizer.step
+    if compile:
+        # dynamic=False: a separate graph for the last, smaller batch instead of slower shape-generic kernels
+        compute = torch.compile(compute, dynamic=False)
+        update = torch.compile(optimizer.step)
+
+    def step(batch):
+        terms = _as_terms(compute(model, batch), "the loss")
+        name, objective = next(iter(terms.items()))
+        if not torch.is_tensor(objective) or objective.numel() != 1:
+            raise TypeError("the first loss term must be a scalar tensor (reduce over the batch first)")
+        value = _scalar(objective)
+        if not math.isfinite(value):
+            raise TrainingDiverged(name, value)
+        optimizer.zero_grad(set_to_none=True)
+        objective.backward()
+        if grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        update()
+        return terms
+
+    return step
 
 
 def fit(
@@ -200,12 +274,15 @@ def fit(
     progress: bool | None = None,
     seed: int | None = None,
     history: History | None = None,
+    compile: bool = False,
 ) -> History:
     """Train ``model`` on ``data`` for ``epochs`` epochs; return the per-epoch :class:`History`.
 
     One step minimizes the first entry of ``loss_fn(model, batch)`` (default:
     ``model.loss(x)``, with ``x`` the batch or its first element) with ``optimizer`` (default
-    ``Adam(model.parameters(), lr)``). Each epoch logs the mean of every returned term over the
+    ``Adam(model.parameters(), lr, foreach=True)``: all parameters in one batched update, the
+    same numbers as the per-tensor loop with fewer kernel calls). The update is
+    :func:`train_step`'s. Each epoch logs the mean of every returned term over the
     epoch's batches, the same on ``val_data`` (prefixed ``val_``, computed in ``eval`` mode under
     ``torch.no_grad``), whatever ``eval_fn(model, epoch)`` returns every ``eval_every`` epochs (and
     at the last), and the epoch's wall time in seconds (``time``).
@@ -223,6 +300,9 @@ def fit(
             ``DGMLIB_FAST=1`` or ``TQDM_DISABLE=1``.
         seed: seed for the shuffling order (default: torch's global RNG).
         history: continue appending to an existing :class:`History`.
+        compile: compile the loss, its backward and the optimizer step with ``torch.compile``
+            (see :func:`train_step`): faster steps after a one-time compilation of tens of
+            seconds; worth it for long runs. Not with ``step=``.
 
     Raises:
         TrainingDiverged: when a logged loss becomes NaN or infinite; the message names the
@@ -238,6 +318,8 @@ def fit(
         raise ValueError(f"eval_every must be a positive int, got {eval_every!r}")
     if step is not None and loss_fn is not None:
         raise ValueError("pass either step= (which does its own updates) or loss_fn=, not both")
+    if step is not None and compile:
+        raise ValueError("compile=True compiles fit's own update; with step= compile inside your step instead")
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint= naming the file to resume from")
     data = _check_data(data, "data")
@@ -255,6 +337,8 @@ def fit(
         optimizer = torch.optim.Adam(model.parameters(), lr=lr, foreach=True)
     if step is None and not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    update = step if step is not None else train_step(model, optimizer, loss_fn=loss_fn, grad_clip=grad_clip,
+                                                      compile=compile)
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     history = history if history is not None else History()
     start_epoch = len(history)
@@ -290,19 +374,11 @@ def fit(
             count = 0
             for i, batch in enumerate(_iterate(data, batch_size, shuffle, generator), start=1):
                 batch = _to_device(batch, device)
-                if step is not None:
-                    terms = _as_terms(step(batch), "step(batch)")
-                else:
-                    terms = _as_terms(compute(model, batch), "the loss")
-                    objective = next(iter(terms.values()))
-                    if not torch.is_tensor(objective) or objective.numel() != 1:
-                        raise TypeError("the first loss term must be a scalar tensor (reduce over the batch first)")
-                    _check_finite(next(iter(terms)), _scalar(objective), epoch, i, global_step + 1)
-                    optimizer.zero_grad(set_to_none=True)
-                    objective.backward()
-                    if grad_clip is not None:
-                        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-                    optimizer.step()
+                try:
+                    terms = _as_terms(update(batch), "step(batch)")
+                except TrainingDiverged as e:  # the objective, before the update: say where
+                    _check_finite(e.term, e.value, epoch, i, global_step + 1)
+                    raise
                 global_step += 1
                 values = {k: _scalar(v) for k, v in terms.items()}
                 for k, v in values.items():

@@ -21,7 +21,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .activations import elu
 from .simple import _check_dim, _check_input
 
 __all__ = ["MADE", "MaskedAutoregressive", "Reverse"]
@@ -105,9 +104,9 @@ class MADE(nn.Module):
             h = h + self.context(context)
         elif context is not None:
             raise ValueError("context was given but this MADE was built without context_features")
-        h = elu(h)
+        h = F.elu(h)
         for layer in self.hidden_layers[1:]:
-            h = elu(layer(h))
+            h = F.elu(layer(h))
         return self.output(h).reshape(x.shape[0], self.dim, self.params_per_dim)
 
 

@@ -16,7 +16,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .activations import elu
 from .autoregressive import _check_context_features, _hidden
 
 __all__ = ["AffineCoupling", "alternating_mask", "checkerboard_mask", "channel_mask"]
@@ -64,7 +63,7 @@ class _MLP(nn.Module):
         # F.linear / F.elu on the layers' weights: the Sequential's math without its per-module call overhead
         h = x if context is None else torch.cat([x, context], 1)
         for layer in self.linears[:-1]:
-            h = elu(F.linear(h, layer.weight, layer.bias))
+            h = F.elu(F.linear(h, layer.weight, layer.bias))
         return F.linear(h, self.linears[-1].weight, self.linears[-1].bias).chunk(2, dim=1)
 
 
