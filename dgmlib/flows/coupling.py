@@ -130,7 +130,8 @@ class AffineCoupling(nn.Module):
         if self.conditional and context is None:
             raise ValueError(f"this coupling was built with context_features={self.context_features}: pass context=")
         s_raw, t = self.net(x_a, context)
-        return self.keep * self.scale * torch.tanh(s_raw), self.keep * t
+        # contiguous: s_raw is a column slice, and tanh on a strided tensor runs unvectorized (~10x slower)
+        return self.keep * self.scale * torch.tanh(s_raw.contiguous()), self.keep * t
 
     def forward(self, x, context=None):
         self._check(x, "x")
