@@ -21,7 +21,7 @@ SECTIONS = ("flows", "transport", "vae", "metrics", "notebooks")
 
 FULL = dict(
     train=20000, test=5000, steps=3000, chunk=100, batch=256, lr=1e-3, eval=10000, repeats=5,
-    n_1d=[1000, 10000, 100000, 1000000], n_2d=[100, 500, 1000, 2000], repeats_2d=2,
+    n_1d=[1000, 10000, 100000, 1000000], n_2d=[100, 500, 1000, 2000], repeats_2d=5,
     vae_train=4500, vae_batch=128, vae_epochs=7,
     fid_n=10000, fid_dim=2048, pr_n=1000, metric_repeats=1,  # pr_n: see the metrics section's note
     flow_libraries=["dgmlib", "dgmlib+compile", "zuko", "normflows"],
