@@ -172,8 +172,11 @@ def emd(x: torch.Tensor, y: torch.Tensor, a=None, b=None, *, return_plan: bool =
     if not math.isclose(a_np.sum(), b_np.sum(), rel_tol=1e-6):
         raise ValueError(f"a and b must have the same total mass, got {a_np.sum():.6g} and {b_np.sum():.6g}")
     import ot
+    from scipy.spatial.distance import cdist
 
-    cost = torch.cdist(x.detach().double(), y.detach().double()).cpu().numpy()
+    # the solver runs on the CPU in float64; the direct formula sqrt(sum_k (x_ik - y_jk)^2) is exact
+    # to round-off, with zeros for identical points (the matrix-product form loses digits)
+    cost = cdist(x.detach().double().cpu().numpy(), y.detach().double().cpu().numpy())
     # check_marginals: done above; center_dual: we do not use the dual potentials
     plan_np, log = ot.emd(a_np, b_np, cost, numItermax=_EMD_MAX_ITER, log=True, check_marginals=False,
                           center_dual=False)

@@ -179,9 +179,13 @@ def _num_batches(data, batch_size: int) -> int | None:
         return None
 
 
+def _where(epoch: int, step: int, global_step: int) -> str:
+    return f"at epoch {epoch}, step {step} (global step {global_step})"
+
+
 def _check_finite(name: str, value: float, epoch: int, step: int, global_step: int):
     if not math.isfinite(value):
-        raise TrainingDiverged(name, value, f"at epoch {epoch}, step {step} (global step {global_step})")
+        raise TrainingDiverged(name, value, _where(epoch, step, global_step))
 
 
 def _progress_enabled(progress) -> bool:
@@ -377,8 +381,9 @@ def fit(
                 try:
                     terms = _as_terms(update(batch), "step(batch)")
                 except TrainingDiverged as e:  # the objective, before the update: say where
-                    _check_finite(e.term, e.value, epoch, i, global_step + 1)
-                    raise
+                    if e.where:
+                        raise
+                    raise TrainingDiverged(e.term, e.value, _where(epoch, i, global_step + 1)) from None
                 global_step += 1
                 values = {k: _scalar(v) for k, v in terms.items()}
                 for k, v in values.items():
