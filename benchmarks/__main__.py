@@ -97,6 +97,8 @@ def main(argv=None) -> int:
                         help="section 5: skip, time the notebooks under test (default; --quick: a tiny check), "
                              "or also their full runs")
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument("--update", action="store_true",
+                        help="re-run only --sections and keep the other sections' rows from the existing results file")
     parser.add_argument("--steps", type=int, default=None,
                         help=f"training steps per flow (default {FULL['steps']}; --quick: {QUICK['steps']})")
     args = parser.parse_args(argv)
@@ -115,6 +117,13 @@ def main(argv=None) -> int:
           f"OMP_NUM_THREADS={env['OMP_NUM_THREADS']}){' [quick]' if args.quick else ''}", flush=True)
     log = lambda s: print(s, flush=True)  # noqa: E731
     rows, seconds = [], {}
+    kept: list[str] = []
+    previous = args.out / f"{machine}.json"
+    if args.update and previous.exists():
+        old = json.loads(previous.read_text())
+        kept = [sec for sec in SECTIONS if sec not in args.sections and sec in old["section_seconds"]]
+        rows = [r for r in old["rows"] if r.get("section") in kept]
+        seconds = {sec: old["section_seconds"][sec] for sec in kept}
     def write(final: bool):
         checks = acceptance(rows)
         md = [f"# Benchmarks: {machine}{' (quick smoke run, tiny sizes)' if args.quick else ''}", "",
@@ -123,7 +132,9 @@ def main(argv=None) -> int:
         md += [f"| {k} | {v} |" for k, v in env.items()]
         md += ["", "Ratios > 1 favour dgmlib (speedup = the fastest peer's time / dgmlib's time). Peers and dgmlib "
                "run interleaved in one process under the same thread settings; times are medians.", ""]
-        for section in args.sections:
+        if kept:
+            md += [f"(Sections {', '.join(kept)}: kept from the previous full run; the others re-run by this command.)", ""]
+        for section in [sec for sec in SECTIONS if sec in args.sections or sec in kept]:
             part = [r for r in rows if r.get("section") == section]
             if part:
                 md += [f"## {TITLES[section]}", "", common.markdown_table(part, COLUMNS[section]),

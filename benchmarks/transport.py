@@ -42,7 +42,7 @@ def run(sizes: dict, device: torch.device, log=print) -> list[dict]:
             "scipy": lambda: results.__setitem__("scipy", float(scipy.stats.wasserstein_distance(x_np, y_np))),
         }
         # millisecond jobs: more rounds, so one slow call (a cold cache, a context switch) does not decide the median
-        t = interleaved(jobs, repeats=sizes["repeats"] * (5 if n <= 10**4 else 1), warmup=2, device=device)
+        t = interleaved(jobs, repeats=sizes["repeats"] * (5 if n <= 10**5 else 1), warmup=2, device=device)
         rows.append(_row("wasserstein_1d", "1-D", n, t, results))
         log(f"  transport 1-D n={n:<8d} " + "  ".join(f"{k} {v * 1e3:.3g} ms" for k, v in t.items()))
     for n in sizes["n_2d"]:
