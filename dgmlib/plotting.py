@@ -15,6 +15,7 @@ import numpy as np
 import seaborn as sns
 import torch
 
+from . import checks
 from .runtime import module_device
 
 __all__ = [
@@ -87,8 +88,7 @@ def show_images(x, nrow: int = 8, *, title: str | None = None, ax=None, value_ra
         )
     if len(x) == 0:
         raise ValueError("x holds no images")
-    if isinstance(nrow, bool) or not isinstance(nrow, int) or nrow <= 0:
-        raise ValueError(f"nrow must be a positive int, got {nrow!r}")
+    checks.positive_int(nrow, "nrow")
     low, high = value_range
     if not high > low:
         raise ValueError(f"value_range must be (low, high) with high > low, got {value_range}")
@@ -227,8 +227,7 @@ def density_grid(log_prob_fn: Callable, bounds=4.0, resolution: int = 200, *, de
     """
     if not callable(log_prob_fn):
         raise TypeError(f"log_prob_fn must be callable (x: (B, 2) -> (B,)), got {type(log_prob_fn).__name__}")
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
-        raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
+    checks.int_at_least(resolution, "resolution", 2)
     xmin, xmax, ymin, ymax = _bounds(bounds)
     device = torch.device(device) if device is not None else _infer_device(log_prob_fn)
     dx, dy = (xmax - xmin) / resolution, (ymax - ymin) / resolution

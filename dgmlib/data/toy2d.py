@@ -27,6 +27,8 @@ import math
 
 import torch
 
+from .. import checks
+
 __all__ = ["toy2d", "toy2d_modes", "TOY2D_NAMES", "MIXTURE_NAMES", "parallel_lines"]
 
 TOY2D_NAMES = ("8gaussians", "25gaussians", "moons", "circles", "checkerboard", "spirals", "rings")
@@ -67,8 +69,7 @@ def toy2d_modes(name: str, std: float | None = None) -> tuple[torch.Tensor, floa
         raise ValueError(f"toy2d_modes is defined for the mixtures {MIXTURE_NAMES}, got {name!r}")
     if std is None:
         std = _DEFAULT_STD[name]
-    if not isinstance(std, (int, float)) or isinstance(std, bool) or not std > 0:
-        raise ValueError(f"std must be a positive number, got {std!r}")
+    std = checks.positive_number(std, "std")
     if name == "8gaussians":
         angles = torch.arange(8) * (2 * math.pi / 8)
         centers = 2.0 * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
