@@ -10,6 +10,7 @@ from scipy import integrate, stats
 from dgmlib import widgets as W
 from dgmlib.data import toy2d_modes
 from dgmlib.flows.models import mnist_flow, realnvp_flow
+from dgmlib.widgets.vae import _toy_linear_gaussian
 
 
 def _scatter_x(ax, index):
@@ -24,8 +25,10 @@ def test_knob_checks_range_type_and_whole_numbers():
     assert knob.check(0.25) == 0.25
     with pytest.raises(ValueError, match=r"theta must be between -1 and 1, got 3"):
         knob.check(3.0)
-    with pytest.raises(ValueError, match="theta must be a number"):
+    with pytest.raises(ValueError, match="theta must be a finite number, got nan"):
         knob.check(float("nan"))
+    with pytest.raises(ValueError, match="theta must be a finite number, got True"):
+        knob.check(True)
     with pytest.raises(ValueError, match="k must be a whole number, got 2.5"):
         W.Knob("k", 1, 10, 1, integer=True).check(2.5)
 
@@ -137,9 +140,14 @@ def _beta_objective(m, S, beta, W_, b, sigma, x):
     return recon - beta * kl
 
 
+def _toy():
+    model, x = _toy_linear_gaussian()
+    return model.W.numpy(), model.b.numpy(), model.sigma, x.numpy()
+
+
 def test_beta_one_gives_the_exact_posterior_and_elbo_equal_to_log_px():
     s = W.beta_posterior_state(1.0)
-    W_, b, sigma, x = W._toy_linear_gaussian()
+    W_, b, sigma, x = _toy()
     cov = np.linalg.inv(np.eye(2) + W_.T @ W_ / sigma**2)
     assert np.allclose(s["cov"], cov) and np.allclose(s["mean"], cov @ W_.T @ (x - b) / sigma**2)
     log_px = stats.multivariate_normal(b, W_ @ W_.T + sigma**2 * np.eye(4)).logpdf(x)
@@ -149,7 +157,7 @@ def test_beta_one_gives_the_exact_posterior_and_elbo_equal_to_log_px():
 @pytest.mark.parametrize("beta", [0.05, 0.5, 4.0, 50.0])
 def test_beta_posterior_is_the_maximizer_of_the_beta_objective(beta):
     s = W.beta_posterior_state(beta)
-    W_, b, sigma, x = W._toy_linear_gaussian()
+    W_, b, sigma, x = _toy()
     best = _beta_objective(s["mean"], s["cov"], beta, W_, b, sigma, x)
     assert best == pytest.approx(s["objective"])
     rng = np.random.default_rng(0)
@@ -202,6 +210,17 @@ def test_importance_bound_with_the_exact_posterior_is_log_px_for_every_draw():
     assert np.allclose(s["estimates"], log_px, atol=1e-10) and s["elbo"] == pytest.approx(log_px)
 
 
+@pytest.mark.parametrize("q_shift,q_scale,x,sigma", [(0.0, 1.0, 1.5, 0.5), (1.0, 0.7, 1.5, 0.5), (-0.4, 2.5, -0.3, 1.3)])
+def test_importance_bound_elbo_is_the_closed_form(q_shift, q_scale, x, sigma):
+    # E_q [log p(z) + log p(x|z)] + H(q), written out for q = N(m, s^2), p(z) = N(0, 1), p(x|z) = N(z, sigma^2)
+    s = W.importance_bound_state(1, q_shift, q_scale, x=x, sigma=sigma)
+    m, sd = s["q_mean"], s["q_std"]
+    assert m == pytest.approx(x / (1 + sigma**2) + q_shift) and sd == pytest.approx(q_scale * sigma / math.sqrt(1 + sigma**2))
+    elbo = (-0.5 * math.log(2 * math.pi) - (m**2 + sd**2) / 2 - 0.5 * math.log(2 * math.pi * sigma**2)
+            - ((x - m) ** 2 + sd**2) / (2 * sigma**2) + 0.5 * math.log(2 * math.pi * math.e * sd**2))
+    assert s["elbo"] == pytest.approx(elbo, abs=1e-12)
+
+
 def test_importance_bound_grows_with_k_from_the_elbo_towards_log_px():
     means = [W.importance_bound_state(k, q_shift=1.0, q_scale=0.7, repeats=2000)["mean"] for k in (1, 10, 100)]
     s1 = W.importance_bound_state(1, q_shift=1.0, q_scale=0.7, repeats=20000)
@@ -223,7 +242,7 @@ def test_binarization_state_counts_pixels_as_numpy_does():
     grey = image[0].numpy().astype(np.float64)
     assert s["share_on_threshold"] == pytest.approx((grey > 0.3).mean())
     assert np.array_equal(s["stochastic"], (np.random.default_rng(1).random(grey.shape) < grey).astype(float))
-    with pytest.raises(ValueError, match=r"grey levels in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"image must lie in \[0, 1\], got values in \[0.0\d*, 1.9\d*\]"):
         W.binarization_state(2 * image, 0.3)
 
 
@@ -256,7 +275,7 @@ def test_flow_state_pushes_through_the_last_layers():
     with torch.no_grad():
         expected = flow.layers[-1].inverse(torch.from_numpy(one["z"]))[0].numpy()
     assert np.allclose(one["h"], expected, atol=1e-6)
-    with pytest.raises(ValueError, match=rf"n_layers must be an int in \[0, {depth}\]"):
+    with pytest.raises(ValueError, match=rf"n_layers must be a number in \[0, {depth}\], got {depth + 1}"):
         W.flow_state(flow, depth + 1, 1.0)
 
 
@@ -317,7 +336,7 @@ def test_dropping_modes_costs_recall_and_noise_costs_precision():
     assert full["precision"] > 0.9 and full["recall"] > 0.9
     assert dropped["recall"] == pytest.approx(0.5, abs=0.1) and dropped["precision"] > 0.9
     assert noisy["precision"] == pytest.approx(0.5, abs=0.1) and noisy["recall"] > 0.9
-    with pytest.raises(ValueError, match=r"dropped must be an int in \[0, 7\]"):
+    with pytest.raises(ValueError, match=r"dropped must be a number in \[0, 7\], got 8"):
         W.precision_recall_state(8, 0.0)
     ex = W.precision_recall_explorer(n=300)
     ex.sliders["dropped"].value = 6
@@ -327,3 +346,35 @@ def test_dropping_modes_costs_recall_and_noise_costs_precision():
     assert set(nearest.tolist()) == {6, 7}  # two modes are kept, the six others dropped
     ex.boxes["off_manifold"].value = 1.5
     assert "off_manifold must be between 0 and 1, got 1.5" in ex.message.value
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad arguments to the state functions: a message that names the argument
+# ---------------------------------------------------------------------------------------------
+def _small_flow():
+    torch.manual_seed(0)
+    return realnvp_flow(dim=2, n_layers=2, hidden=(8,)).eval()
+
+
+@pytest.mark.parametrize("call,error,message", [
+    (lambda: W.importance_bound_state(True), ValueError, "k must be a positive int, got True"),
+    (lambda: W.importance_bound_state(2.0), ValueError, "k must be a positive int, got 2.0"),
+    (lambda: W.importance_bound_state(3, q_scale=0.0), ValueError, "q_scale must be a positive number, got 0.0"),
+    (lambda: W.importance_bound_state(3, repeats=1), ValueError, "repeats must be an int >= 2, got 1"),
+    (lambda: W.beta_posterior_state(0.0), ValueError, "beta must be a positive number, got 0.0"),
+    (lambda: W.beta_posterior_state(float("nan")), ValueError, "beta must be a positive number, got nan"),
+    (lambda: W.beta_posterior_state(1.0, x=np.zeros(3)), ValueError, r"x must have shape \(4,\)"),
+    (lambda: W.latent_traversal_state(torch.sigmoid, 1.5, 0.0, 3), ValueError, "dim must be an int >= 0, got 1.5"),
+    (lambda: W.latent_traversal_state(torch.sigmoid, 3, 0.0, 3), ValueError, r"dim must be a number in \[0, 2\], got 3"),
+    (lambda: W.gan_optimum_state(0.0, 1.0, 0.0), ValueError, "std must be a positive number, got 0.0"),
+    (lambda: W.parallel_lines_state(float("nan")), ValueError, "theta must be a finite number, got nan"),
+    (lambda: W.precision_recall_state(True, 0.0), ValueError, "dropped must be an int >= 0, got True"),
+    (lambda: W.precision_recall_state(0, 1.5), ValueError, r"off_manifold must be a number in \[0, 1\], got 1.5"),
+    (lambda: W.binarization_state(torch.rand(4, 4), 1.2), ValueError, r"threshold must be a number in \[0, 1\], got 1.2"),
+    (lambda: W.flow_state(_small_flow(), 1, -0.1), ValueError, "temperature must be a non-negative number, got -0.1"),
+    (lambda: W.flow_state(torch.nn.Linear(2, 2), 1, 1.0), TypeError, "flow must be a dgmlib.flows.Flow, got Linear"),
+    (lambda: W.rotation_state(float("inf")), ValueError, "alpha_deg must be a finite number, got inf"),
+])
+def test_state_functions_refuse_bad_arguments_with_a_message(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
