@@ -1,0 +1,153 @@
+"""The feature extractor of the scores: a small MNIST classifier, trained once and cached on disk."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .. import checks
+
+__all__ = ["FeatureNet", "feature_net", "cache_dir", "embed", "FEATURE_NET_VERSION"]
+
+FEATURE_NET_VERSION = 1
+
+
+class FeatureNet(nn.Module):
+    """A small MNIST CNN classifier, the course's stand-in for the Inception network.
+
+    ``(B, 1, 28, 28)`` images in [0, 1] -> two conv-ReLU-maxpool blocks (16 and 32 channels) ->
+    a ``feature_dim``-unit ReLU layer (:meth:`features`, the FID / precision-recall embedding) ->
+    10 logits (:meth:`forward`); :meth:`probs` is the softmax p(y|x) for the Inception Score.
+    ``loss(x, y)`` is the cross-entropy (and the batch accuracy), for :func:`dgmlib.training.fit`.
+    """
+
+    def __init__(self, feature_dim: int = 64):
+        super().__init__()
+        self.feature_dim = checks.positive_int(feature_dim, "feature_dim")
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # (B, 16, 14, 14)
+            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 32, 7, 7)
+            nn.Flatten(), nn.Linear(32 * 49, self.feature_dim), nn.ReLU(),
+        )
+        self.head = nn.Linear(self.feature_dim, 10)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate-layer activations, ``(B, feature_dim)``."""
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+    def probs(self, x: torch.Tensor) -> torch.Tensor:
+        """p(y|x) = softmax(logits), ``(B, 10)``."""
+        return torch.softmax(self(x), dim=1)
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor) -> dict:
+        logits = self(x)
+        return {"loss": nn.functional.cross_entropy(logits, y),
+                "accuracy": (logits.argmax(1) == y).float().mean()}
+
+
+def cache_dir() -> Path:
+    """Where trained helper models are kept: ``$DGMLIB_CACHE``, else ``~/.cache/dgmlib``."""
+    env = os.environ.get("DGMLIB_CACHE", "").strip()
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "dgmlib"
+
+
+def _train(net: FeatureNet, x, y, epochs: int, batch_size: int, lr: float, progress) -> None:
+    """Adam with the learning rate decaying linearly from ``lr`` to 0, cross-entropy, shuffling seed 0."""
+    from ..training import run_epochs
+
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    total, done = epochs * math.ceil(len(x) / batch_size), [0]
+
+    def update(batch):
+        for group in opt.param_groups:
+            group["lr"] = lr * (1 - done[0] / total)
+        done[0] += 1
+        terms = net.loss(*batch[:2])
+        opt.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        opt.step()
+        return {k: v.detach() for k, v in terms.items()}
+
+    run_epochs(net, (x, y), update, epochs=epochs, batch_size=batch_size, optimizers=[opt], seed=0, progress=progress)
+
+
+def _save(state: dict, path: Path) -> None:
+    """Write atomically: a temporary file, then a rename, so parallel runs never read half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def feature_net(device=None, *, retrain: bool = False, progress: bool | None = None) -> FeatureNet:
+    """The course's MNIST feature extractor, loaded from the disk cache or trained and cached.
+
+    Trained on ``load_mnist("train")`` with Adam (learning rate decaying linearly from 3e-3 to 0,
+    cross-entropy, seed 0) for ``budget(full=5, fast=1)`` epochs; the full model classifies more
+    than 97% of the subset's 500 test digits correctly. The file ``featurenet-v{version}-{mnist
+    source}-{run size}.pt`` in :func:`cache_dir` holds the weights (written atomically: a temporary
+    file, then a rename, so parallel runs never read half a file). Nothing is downloaded.
+
+    Returns the model in ``eval`` mode on ``device`` (default :func:`dgmlib.get_device`).
+
+    Example:
+        >>> net = feature_net()
+        >>> out = embed(net, images)            # images: (N, 1, 28, 28) in [0, 1]
+        >>> fid(real_features, out["features"]), inception_score(out["probs"])
+    """
+    from ..data import load_mnist, mnist_source
+    from ..runtime import budget, get_device, is_fast
+
+    retrain = checks.flag(retrain, "retrain")
+    device = get_device() if device is None else torch.device(device)
+    size = "fast" if is_fast() else "full"
+    path = cache_dir() / f"featurenet-v{FEATURE_NET_VERSION}-{mnist_source()}-{size}.pt"
+    net = FeatureNet()
+    if path.exists() and not retrain:
+        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return net.to(device).eval()
+    x, y = load_mnist("train")
+    with torch.random.fork_rng(devices=[]):  # training does not disturb the caller's random stream
+        torch.manual_seed(0)
+        net = FeatureNet().to(device)
+        _train(net, x, y, epochs=budget(full=5, fast=1), batch_size=64, lr=3e-3, progress=progress)
+    _save({k: v.cpu() for k, v in net.state_dict().items()}, path)
+    return net.eval()
+
+
+@torch.no_grad()
+def embed(net: nn.Module, images: torch.Tensor, batch_size: int = 500) -> dict:
+    """Run ``net`` over ``images: (N, 1, 28, 28)`` in [0, 1] in batches: ``{"features": (N, F), "probs": (N, 10)}``.
+
+    Results are on the CPU; the images move to the network's device batch by batch.
+    """
+    from ..runtime import module_device
+
+    if not torch.is_tensor(images) or images.ndim != 4:
+        raise ValueError(f"images must be a tensor of shape (N, C, H, W), got "
+                         f"{tuple(images.shape) if torch.is_tensor(images) else type(images).__name__}")
+    batch_size = checks.positive_int(batch_size, "batch_size")
+    device = module_device(net)
+    was_training = net.training
+    net.eval()
+    features, probs = [], []
+    for start in range(0, len(images), batch_size):
+        x = images[start:start + batch_size].to(device)
+        h = net.features(x)  # (b, F)
+        features.append(h.cpu())
+        probs.append(torch.softmax(net.head(h), dim=1).cpu())
+    net.train(was_training)
+    return {"features": torch.cat(features), "probs": torch.cat(probs)}
