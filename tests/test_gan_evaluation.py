@@ -6,6 +6,7 @@ from torch import nn
 
 from dgmlib import gan
 from dgmlib.data import toy2d, toy2d_modes
+from dgmlib.divergences import emd
 from dgmlib.metrics import mode_coverage
 
 
@@ -96,21 +97,32 @@ def test_bigan_losses_are_the_two_cross_entropies_on_pairs():
     model = gan.BiGAN(2, 2, hidden=(8,))
     x = torch.randn(16, 2)
     torch.manual_seed(1)
-    terms = model.loss(x)
+    d_terms = model.d_loss(x)
+    torch.manual_seed(1)
+    g_terms = model.g_loss(x)
     torch.manual_seed(1)
     z = torch.randn(16, 2)
     d_enc = model.discriminator(x, model.encoder(x))
     d_gen = model.discriminator(model.generator(z), z)
-    assert torch.allclose(terms["d_loss"], gan.discriminator_loss(d_enc, d_gen))
-    assert torch.allclose(terms["ge_loss"], gan.discriminator_loss(d_gen, d_enc))  # roles swapped
+    assert list(d_terms) == ["loss", "real", "fake"] and list(g_terms) == ["loss"]
+    assert torch.allclose(d_terms["loss"], gan.discriminator_loss(d_enc, d_gen))
+    assert torch.allclose(g_terms["loss"], gan.discriminator_loss(d_gen, d_enc))  # roles swapped
+    assert torch.allclose(d_terms["real"], d_enc.mean()) and torch.allclose(d_terms["fake"], d_gen.mean())
 
 
-def test_bigan_training_runs_and_logs_both_losses():
-    model = gan.BiGAN(2, 2, hidden=(16, 16))
-    history = gan.train_bigan(model, toy2d("moons", 512, seed=0), epochs=2, batch_size=128, decay_lr=True,
-                              progress=False, seed=0)
-    assert set(history.keys()) >= {"d_loss", "ge_loss"} and len(history) == 2
-    assert model.sample(7).shape == (7, 2)
+def test_bigan_trains_with_train_gan_and_its_generator_moves_towards_the_data():
+    moons = toy2d("moons", 2048, seed=12)
+    reference = toy2d("moons", 500, seed=1)
+    torch.manual_seed(0)
+    model = gan.BiGAN(2, 2, hidden=(64, 64))
+    z = torch.randn(500, 2, generator=torch.Generator().manual_seed(5))
+    before = emd(model.generator(z).detach(), reference).item()
+    history = gan.train_gan(model, moons, epochs=16, batch_size=64, lr_g=1e-3, lr_d=1e-3, decay_lr=True,
+                            progress=False, seed=0)
+    after = emd(model.generator(z).detach(), reference).item()
+    assert list(history.keys())[:4] == ["d_loss", "d_real", "d_fake", "g_loss"] and len(history) == 16
+    assert after < 0.75 * before, (before, after)
+    assert model.sample(7).shape == (7, 2) and not model.sample(7).requires_grad
 
 
 def test_cyclegan_with_the_cycle_loss_keeps_every_mode_of_a_rotated_ring():
@@ -119,16 +131,20 @@ def test_cyclegan_with_the_cycle_loss_keeps_every_mode_of_a_rotated_ring():
     b = toy2d("8gaussians", 2048, seed=1) @ rotation.T
     torch.manual_seed(0)
     model = gan.CycleGAN(2, hidden=(64, 64), cycle_weight=10.0)
-    history = gan.train_cyclegan(model, a, b, epochs=15, batch_size=128, progress=False, seed=0)
-    assert set(history.keys()) >= {"g_loss", "d_loss", "cycle"}
+    history = gan.train_gan(model, (a, b), epochs=15, batch_size=128, lr_g=1e-3, lr_d=1e-3, progress=False, seed=0)
+    assert set(history.keys()) >= {"g_loss", "g_adversarial", "g_cycle", "d_loss"}
     centers, std = toy2d_modes("8gaussians")
-    with torch.no_grad():
-        mapped = model.g(a)
-        back = model.f(mapped)
+    mapped = model.translate_a_to_b(a)
+    back = model.translate_b_to_a(mapped)
     assert float((back - a).norm(dim=1).mean()) < 0.2
     assert mode_coverage(mapped, centers @ rotation.T, std, threshold=6.0)["modes_covered"] == 8
 
 
-def test_cyclegan_rejects_domains_of_different_shapes():
-    with pytest.raises(ValueError, match="data_a and data_b must have the same shape"):
-        gan.train_cyclegan(gan.CycleGAN(), torch.zeros(10, 2), torch.zeros(12, 2), epochs=1)
+def test_cyclegan_refuses_a_batch_that_is_not_a_pair_of_same_shape_domains():
+    model = gan.CycleGAN()
+    with pytest.raises(TypeError, match=r"a CycleGAN batch is a pair \(a, b\)"):
+        gan.train_gan(model, torch.zeros(10, 2), epochs=1, progress=False)
+    with pytest.raises(ValueError, match=r"a and b must both have shape \(B, 2\), got \(10, 2\) and \(10, 3\)"):
+        gan.train_gan(model, (torch.zeros(10, 2), torch.zeros(10, 3)), epochs=1, progress=False)
+    with pytest.raises(ValueError, match="the tensors in data must have the same, non-zero length"):
+        gan.train_gan(model, (torch.zeros(10, 2), torch.zeros(12, 2)), epochs=1, progress=False)

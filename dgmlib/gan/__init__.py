@@ -1,0 +1,55 @@
+"""Generative adversarial networks: losses, Lipschitz constraints, the players, the models, one loop.
+
+The game of the lectures, with data pi and generator samples x = G(z), z ~ N(0, I):
+
+    min_G max_D  V(G, D) = E_pi log D(x) + E_z log(1 - D(G(z))).
+
+Every loss takes the discriminator's *logits* ``d = logit D(x)`` (so D(x) = sigmoid(d) and
+log D = -softplus(-d) never under- or overflows), or, for the ``wasserstein`` and ``hinge`` kinds,
+the critic's raw values f(x). Discriminators here return those logits, shape ``(B,)``.
+
+Kinds of loss (``LOSS_KINDS``):
+
+=================  ==========================================  ====================================
+kind               discriminator / critic minimizes            generator minimizes
+=================  ==========================================  ====================================
+``minimax``        -E_pi log D(x) - E_p log(1 - D(x))          E_p log(1 - D(x))   (saturates)
+``non_saturating`` same as minimax                             -E_p log D(x)
+``wasserstein``    E_p f(x) - E_pi f(x)                        -E_p f(x)
+``hinge``          E_pi relu(1 - f(x)) + E_p relu(1 + f(x))    -E_p f(x)
+=================  ==========================================  ====================================
+
+The adversarial contract: :class:`GAN`, :class:`BiGAN` and :class:`CycleGAN` offer
+``d_loss(x)`` and ``g_loss(x)`` (dicts whose first key ``"loss"`` is what that player minimizes),
+``discriminator_parameters()`` / ``generator_parameters()`` and the hooks ``after_d_step()`` /
+``after_g_step()``; :func:`train_gan` is the one loop for all three:
+
+>>> model = GAN(MLPGenerator(2, 2, batch_norm=False, output=None), MLPDiscriminator(2), latent_dim=2)
+>>> history = train_gan(model, ring, epochs=40, batch_size=256, lr_g=1e-3, lr_d=1e-3)
+>>> plot_history(history)                       # d_loss, d_real, d_fake, g_loss
+
+Rooms: ``losses`` (the kinds, D*, the density ratio), ``lipschitz`` (clipping, gradient penalty,
+spectral norms, orthogonal regularization), ``nets`` (MLP and DCGAN players, self-attention),
+``model`` (GAN and its regularizers), ``bigan``, ``cyclegan``, ``truncation``, ``train``
+(train_gan, train_critic).
+"""
+
+from .bigan import BiGAN
+from .cyclegan import CycleGAN
+from .lipschitz import (clip_weights, gradient_norms, gradient_penalty, lipschitz_bound, orthogonal_regularization,
+                        power_iteration)
+from .losses import LOSS_KINDS, density_ratio, discriminator_loss, generator_loss, optimal_discriminator
+from .model import GAN
+from .nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, SelfAttention2d
+from .train import train_critic, train_gan
+from .truncation import truncate, truncated_normal
+
+__all__ = [
+    "LOSS_KINDS", "discriminator_loss", "generator_loss", "optimal_discriminator", "density_ratio",
+    "gradient_norms", "clip_weights", "gradient_penalty", "power_iteration", "lipschitz_bound",
+    "orthogonal_regularization",
+    "MLPGenerator", "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator", "SelfAttention2d",
+    "GAN", "BiGAN", "CycleGAN",
+    "train_gan", "train_critic",
+    "truncated_normal", "truncate",
+]
