@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dgmlib.course import execute_notebook
+from dgmlib.course.notebooks import execute_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 

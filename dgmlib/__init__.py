@@ -2,8 +2,13 @@
 
 Modules are named after the ideas of the course: ``runtime`` (device, seed, run size), ``data``
 (offline data sets), ``training`` (the one training loop), ``plotting`` (the course's pictures),
-and, as the lectures land, ``vae``, ``gan``, ``flows``, ``divergences``, ``metrics`` and
-``disentanglement``. Submodules load on first use: ``import dgmlib`` stays fast.
+``gaussian`` (Gaussian log-densities, KL, reparameterization), ``nets`` (the MLP builder),
+``checks`` (argument checks), and one per family or topic: ``vae``, ``gan``, ``flows``,
+``divergences``, ``metrics``, ``disentanglement``, ``widgets``. Submodules load on first use:
+``import dgmlib`` stays fast.
+
+The course's own tooling (course map, notebook runner, lab generator, grader and its hidden
+checks) lives in ``dgmlib.course``, which ``import dgmlib`` never loads: import it explicitly.
 """
 
 import importlib
@@ -14,8 +19,8 @@ __version__ = "0.1.0"
 __all__ = ["budget", "get_device", "is_fast", "seed_everything", "__version__"]
 
 _SUBMODULES = {
-    "runtime", "data", "training", "plotting", "course",
-    "vae", "gan", "flows", "divergences", "metrics", "disentanglement", "widgets", "grade",
+    "runtime", "data", "training", "plotting", "gaussian", "nets", "checks",
+    "vae", "gan", "flows", "divergences", "metrics", "disentanglement", "widgets",
 }
 
 

@@ -1,7 +1,7 @@
 """The autograder: full marks for the solutions, 0 for the stubs, exactly the planted bug's points lost,
 and a hanging, crashing, flooding, broken or incomplete submission graded without stopping the run.
 
-The notebooks are graded once, by one `python -m dgmlib.grade` call on a folder (module fixture);
+The notebooks are graded once, by one `python -m dgmlib.course grade` call on a folder (module fixture);
 the tests read its gradebook, its JSON results and its report.
 """
 
@@ -19,9 +19,9 @@ import nbformat
 import pytest
 import torch
 
-from dgmlib import grade
-from dgmlib.grading import load_lab, questions, run_checks
-from dgmlib.grading import lab1_vae, lab2_gan, lab3_flows
+from dgmlib.course import grader
+from dgmlib.course.checks import load_lab, questions, run_checks
+from dgmlib.course.checks import lab1_vae, lab2_gan, lab3_flows
 
 ROOT = Path(__file__).resolve().parent.parent
 LABS = ("lab1_vae", "lab2_gan", "lab3_flows")
@@ -47,7 +47,7 @@ def _plant(nb, name, replacement):
     raise LookupError(f"no cell defines {name}")
 
 
-KL_SIGN = "def kl_gaussian(mu, log_var):\n    return -_kl_gaussian_right(mu, log_var)  # the sign error\n"
+KL_SIGN = "def kl_gaussian(mu, logvar):\n    return -_kl_gaussian_right(mu, logvar)  # the sign error\n"
 SATURATING = "def generator_loss(d_fake):\n    return -torch.nn.functional.softplus(d_fake).mean()  # mean log(1 - D(G(z)))\n"
 NO_LOG_DET = (
     "class Coupling(_Coupling_right):\n"
@@ -96,7 +96,7 @@ def graded(tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "dgmlib.grade", str(folder), "--jobs", "2", "--timeout-cell", str(TIMEOUT_CELL),
+        [sys.executable, "-m", "dgmlib.course", "grade", str(folder), "--jobs", "2", "--timeout-cell", str(TIMEOUT_CELL),
          "--csv", str(out / "gradebook.csv"), "--json", str(out / "results.json")],
         cwd=out, env=env, capture_output=True, text=True, timeout=1200,
     )
@@ -224,23 +224,23 @@ def test_the_report_gives_points_per_question_and_feedback(graded):
 
 def test_identify_lab_reads_metadata_then_question_numbers_then_the_file_name():
     cell = {"cell_type": "code", "metadata": {"dgm": {"question": "3.7"}}, "source": ""}
-    assert grade.identify_lab({"metadata": {"dgm": {"lab": "lab2_gan"}}, "cells": [cell]}) == "lab2_gan"
-    assert grade.identify_lab({"metadata": {}, "cells": [cell, cell]}, "lab1_whatever.ipynb") == "lab3_flows"
-    assert grade.identify_lab({"metadata": {}, "cells": []}, "smith_Lab-2.ipynb") == "lab2_gan"
-    assert grade.identify_lab({"metadata": {}, "cells": []}, "homework.ipynb") is None
+    assert grader.identify_lab({"metadata": {"dgm": {"lab": "lab2_gan"}}, "cells": [cell]}) == "lab2_gan"
+    assert grader.identify_lab({"metadata": {}, "cells": [cell, cell]}, "lab1_whatever.ipynb") == "lab3_flows"
+    assert grader.identify_lab({"metadata": {}, "cells": []}, "smith_Lab-2.ipynb") == "lab2_gan"
+    assert grader.identify_lab({"metadata": {}, "cells": []}, "homework.ipynb") is None
 
 
 def test_grade_paths_rejects_a_missing_path_and_a_bad_jobs_count(tmp_path):
     with pytest.raises(ValueError, match="PATH must be a notebook or a folder"):
-        grade.grade_paths([tmp_path / "nope.ipynb"])
+        grader.grade_paths([tmp_path / "nope.ipynb"])
     with pytest.raises(ValueError, match="jobs must be an int >= 1"):
-        grade.grade_paths([tmp_path], jobs=0)
+        grader.grade_paths([tmp_path], jobs=0)
 
 
 def test_a_notebook_that_names_no_lab_is_reported_not_graded(tmp_path):
     path = tmp_path / "homework.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), path)
-    r = grade.grade_notebook(path)
+    r = grader.grade_notebook(path)
     assert r["lab"] is None and r["status"].startswith("cannot tell which lab") and r["total"] == 0
 
 
@@ -264,11 +264,11 @@ def test_reference_functions_pass_every_check_and_no_function_passes_nothing(tmp
 
 def test_a_question_is_graded_with_the_other_questions_replaced_by_references(tmp_path):
     ns = _reference_namespace(lab1_vae)
-    ns["kl_gaussian"] = lambda mu, log_var: -lab1_vae.REFERENCES["kl_gaussian"](mu, log_var)  # wrong
+    ns["kl_gaussian"] = lambda mu, logvar: -lab1_vae.REFERENCES["kl_gaussian"](mu, logvar)  # wrong
 
-    def negative_elbo(x, logits, mu, log_var):  # right, but calls the wrong KL through the globals
+    def negative_elbo(x, logits, mu, logvar):  # right, but calls the wrong KL through the globals
         bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
-        return (bce + ns["kl_gaussian"](mu, log_var)).mean()
+        return (bce + ns["kl_gaussian"](mu, logvar)).mean()
 
     ns["negative_elbo"] = negative_elbo
     results = run_checks("lab1_vae", ns, str(tmp_path / "r.json"), only=("1.5", "1.9"))
@@ -320,7 +320,7 @@ def test_the_notebook_time_limit_skips_the_later_cells(tmp_path):
     path = tmp_path / "slow.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata={"dgm": {"lab": "lab2_gan"}}), path)
     before = _hash(path)
-    r = grade.grade_notebook(path, timeout_notebook=5)
+    r = grader.grade_notebook(path, timeout_notebook=5)
     assert r["lab"] == "lab2_gan" and r["status"] == "notebook time limit reached"
     assert any(e.startswith("notebook time limit (5 s) reached: cell") for e in r["cell_errors"])
     assert all("`interpolate` is not defined" in c["feedback"] for c in r["questions"]["2.7"]["checks"])

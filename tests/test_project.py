@@ -1,6 +1,8 @@
 """The repository keeps its promises: synced dependency lists, a true README, clean notebooks."""
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import pytest
 import yaml
 
 from dgmlib.course import COURSE_MAP, course_map_markdown
+from dgmlib.course.cli import main as course_main
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "lectures").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("*.ipynb"))
@@ -52,6 +55,29 @@ def test_readme_tells_the_two_commands_and_ci_runs_only_those():
           if line.strip() and not line.lstrip().startswith("#")]
     assert ci[-1] == "make test"
     assert all(line.startswith(("set ", "cd ", "make test")) for line in ci[1:] if line != ci[0])
+
+
+def test_course_map_command_prints_the_readme_table_and_grade_is_a_subcommand(capsys):
+    assert course_main(["map"]) == 0
+    assert capsys.readouterr().out.strip() == course_map_markdown()
+    with pytest.raises(SystemExit) as exit_info:
+        course_main(["grade", "--help"])
+    assert exit_info.value.code == 0 and "usage: python -m dgmlib.course grade" in capsys.readouterr().out
+
+
+def test_import_dgmlib_loads_no_course_tooling(tmp_path):
+    # the issue's acceptance line, then every library submodule: none of them pulls in dgmlib.course
+    code = ("import dgmlib, sys\n"
+            "print([m for m in sys.modules if m.startswith('dgmlib') and 'grad' in m])\n"
+            "import importlib\n"
+            "for name in sorted(dgmlib._SUBMODULES):\n"
+            "    importlib.import_module('dgmlib.' + name)\n"
+            "print([m for m in sys.modules if m.startswith('dgmlib.course')])\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={"PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "HOME": str(tmp_path),
+                               "MPLCONFIGDIR": str(tmp_path / "mpl")})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.splitlines() == ["[]", "[]"]
 
 
 def test_course_map_lists_each_existing_notebook():

@@ -23,12 +23,13 @@ import json
 import re
 from pathlib import Path
 
+from .course_map import ROOT
+
 __all__ = [
     "CODE_STUB", "ANSWER_STUB", "stub_code", "stub_markdown", "make_lab", "lab_text",
     "make_labs", "stale_labs",
 ]
 
-ROOT = Path(__file__).resolve().parent.parent
 CODE_STUB = 'raise NotImplementedError("Question {question}: write your code here")'
 ANSWER_STUB = "YOUR ANSWER HERE"
 

@@ -1,4 +1,4 @@
-"""Hidden checks of Lab 1 (a VAE on binarized MNIST), against :mod:`dgmlib.vae`.
+"""Hidden checks of Lab 1 (a VAE on binarized MNIST), against :mod:`dgmlib.gaussian` and :mod:`dgmlib.vae`.
 
 Questions and the names they grade: 1.2 ``sample_ancestral``, 1.4 ``log_px_monte_carlo``,
 1.5 ``kl_gaussian``, 1.9 ``negative_elbo``, 1.10 ``reparameterize``, 1.11 ``VAE``.
@@ -12,9 +12,10 @@ import math
 import torch
 from torch.nn import functional as F
 
-from ..vae import kl_normal_std, log_bernoulli
-from ..vae import reparameterize as _reference_reparameterize
-from . import CheckFailed, check, expect, expect_close, expect_shape
+from ...gaussian import kl_normal_std
+from ...gaussian import reparameterize as _reference_reparameterize
+from ...vae import log_bernoulli
+from .base import CheckFailed, check, expect, expect_close, expect_shape
 
 CHECKS: list = []
 
@@ -23,16 +24,16 @@ CHECKS: list = []
 # reference implementations: stand in for the other questions while one question is graded
 
 
-def _kl_gaussian(mu, log_var):
-    return kl_normal_std(mu, log_var)
+def _kl_gaussian(mu, logvar):
+    return kl_normal_std(mu, logvar)
 
 
-def _reparameterize(mu, log_var):
-    return _reference_reparameterize(mu, log_var)
+def _reparameterize(mu, logvar):
+    return _reference_reparameterize(mu, logvar)
 
 
-def _negative_elbo(x, logits, mu, log_var):
-    return (-log_bernoulli(x, logits) + kl_normal_std(mu, log_var)).mean()
+def _negative_elbo(x, logits, mu, logvar):
+    return (-log_bernoulli(x, logits) + kl_normal_std(mu, logvar)).mean()
 
 
 def _sample_ancestral(decode, n, latent_dim):
@@ -54,7 +55,7 @@ REFERENCES = {
 
 @functools.lru_cache(maxsize=2)
 def _mnist(split: str) -> torch.Tensor:
-    from ..data import load_mnist
+    from ...data import load_mnist
 
     return load_mnist(split, binarize=True)[0].flatten(1)
 
@@ -145,13 +146,13 @@ def _(ns):
 # 1.5 closed-form KL
 
 
-KL_HINT = "KL = 1/2 sum_j (exp(log_var_j) + mu_j^2 - 1 - log_var_j), summed over the last dimension"
+KL_HINT = "KL = 1/2 sum_j (exp(logvar_j) + mu_j^2 - 1 - logvar_j), summed over the last dimension"
 
 
 @check(CHECKS, "1.5", "matches the closed form on random inputs", 2, "kl_gaussian")
 def _(ns):
-    mu, log_var = torch.randn(16, 7), torch.randn(16, 7)
-    expect_close(ns["kl_gaussian"](mu, log_var), kl_normal_std(mu, log_var), "kl_gaussian(mu, log_var)", hint=KL_HINT)
+    mu, logvar = torch.randn(16, 7), torch.randn(16, 7)
+    expect_close(ns["kl_gaussian"](mu, logvar), kl_normal_std(mu, logvar), "kl_gaussian(mu, logvar)", hint=KL_HINT)
 
 
 @check(CHECKS, "1.5", "is 0 for q = N(0, I), one value per row", 1, "kl_gaussian")
@@ -160,16 +161,16 @@ def _(ns):
                  "kl_gaussian(zeros(3, 5), zeros(3, 5))", hint=KL_HINT)
 
 
-@check(CHECKS, "1.5", "has the right gradients in mu and log_var", 1, "kl_gaussian")
+@check(CHECKS, "1.5", "has the right gradients in mu and logvar", 1, "kl_gaussian")
 def _(ns):
     mu = torch.randn(4, 3, requires_grad=True)
-    log_var = torch.randn(4, 3, requires_grad=True)
-    kl = ns["kl_gaussian"](mu, log_var)
+    logvar = torch.randn(4, 3, requires_grad=True)
+    kl = ns["kl_gaussian"](mu, logvar)
     expect(torch.is_tensor(kl) and kl.requires_grad, "kl_gaussian must stay differentiable (no .detach(), .item() or numpy)")
     kl.sum().backward()
-    expect(mu.grad is not None and log_var.grad is not None, "no gradient reached mu or log_var")
+    expect(mu.grad is not None and logvar.grad is not None, "no gradient reached mu or logvar")
     expect_close(mu.grad, mu.detach(), "d KL / d mu", hint="d/dmu 1/2 mu^2 = mu")
-    expect_close(log_var.grad, 0.5 * torch.expm1(log_var.detach()), "d KL / d log_var",
+    expect_close(logvar.grad, 0.5 * torch.expm1(logvar.detach()), "d KL / d logvar",
                  hint="d/dl 1/2 (e^l - 1 - l) = (e^l - 1) / 2")
 
 
@@ -180,9 +181,9 @@ def _(ns):
 @check(CHECKS, "1.9", "equals the batch mean of BCE (summed over pixels) + KL", 3, "negative_elbo")
 def _(ns):
     x, logits = _binary(8, 4), 2 * torch.randn(8, 784)
-    mu, log_var = torch.randn(8, 5), torch.randn(8, 5)
-    got = ns["negative_elbo"](x, logits, mu, log_var)
-    want = _negative_elbo(x, logits, mu, log_var)
+    mu, logvar = torch.randn(8, 5), torch.randn(8, 5)
+    got = ns["negative_elbo"](x, logits, mu, logvar)
+    want = _negative_elbo(x, logits, mu, logvar)
     got = torch.as_tensor(got)
     expect(got.numel() == 1, f"negative_elbo must return a scalar (the batch mean), got shape {tuple(got.shape)}")
     got = got.reshape(())
@@ -191,26 +192,26 @@ def _(ns):
         "the sum over the batch instead of the mean": want * 8,
         "missing the KL term": recon,
         "the mean over pixels instead of the sum":
-            F.binary_cross_entropy_with_logits(logits, x) + kl_normal_std(mu, log_var).mean(),
+            F.binary_cross_entropy_with_logits(logits, x) + kl_normal_std(mu, logvar).mean(),
         "the ELBO itself (the sign is flipped)": -want,
     }
     for what, value in hints.items():
         if abs(got.item() - value.item()) < 1e-3 * abs(value.item()) + 1e-4:
             raise CheckFailed(f"negative_elbo looks like {what}: it should be mean_n [ sum_m BCE(logits, x) + KL ]")
-    expect_close(got, want, "negative_elbo(x, logits, mu, log_var)", rtol=1e-4, atol=1e-3,
-                 hint="mean over the batch of [sum over pixels of BCE-with-logits + kl_gaussian(mu, log_var)]")
+    expect_close(got, want, "negative_elbo(x, logits, mu, logvar)", rtol=1e-4, atol=1e-3,
+                 hint="mean over the batch of [sum over pixels of BCE-with-logits + kl_gaussian(mu, logvar)]")
 
 
-@check(CHECKS, "1.9", "is a scalar that back-propagates to logits, mu and log_var", 1, "negative_elbo")
+@check(CHECKS, "1.9", "is a scalar that back-propagates to logits, mu and logvar", 1, "negative_elbo")
 def _(ns):
     x = _binary(4, 5)
     logits = torch.randn(4, 784, requires_grad=True)
     mu = torch.randn(4, 3, requires_grad=True)
-    log_var = torch.randn(4, 3, requires_grad=True)
-    loss = ns["negative_elbo"](x, logits, mu, log_var)
+    logvar = torch.randn(4, 3, requires_grad=True)
+    loss = ns["negative_elbo"](x, logits, mu, logvar)
     expect(torch.is_tensor(loss) and loss.dim() == 0, "negative_elbo must return a 0-dim tensor (use .mean())")
     loss.backward()
-    for name, t in (("logits", logits), ("mu", mu), ("log_var", log_var)):
+    for name, t in (("logits", logits), ("mu", mu), ("logvar", logvar)):
         expect(t.grad is not None and bool(torch.isfinite(t.grad).all()) and t.grad.abs().sum() > 0,
                f"no gradient reached {name}")
 
@@ -219,29 +220,29 @@ def _(ns):
 # 1.10 reparameterization
 
 
-@check(CHECKS, "1.10", "z ~ N(mu, exp(log_var)), same shape as mu", 2, "reparameterize")
+@check(CHECKS, "1.10", "z ~ N(mu, exp(logvar)), same shape as mu", 2, "reparameterize")
 def _(ns):
     mu = torch.full((20000, 2), 2.0)
-    log_var = torch.full((20000, 2), math.log(0.25))
-    z = expect_shape(ns["reparameterize"](mu, log_var), (20000, 2), "reparameterize(mu, log_var)")
+    logvar = torch.full((20000, 2), math.log(0.25))
+    z = expect_shape(ns["reparameterize"](mu, logvar), (20000, 2), "reparameterize(mu, logvar)")
     mean, std = z.mean().item(), z.std().item()
     expect(abs(mean - 2) < 0.03, f"z should have mean mu = 2, got {mean:.3f}")
-    expect(abs(std - 0.5) < 0.03, f"z should have std exp(log_var / 2) = 0.5, got {std:.3f} "
-           "(sigma = exp(log_var / 2), not exp(log_var))")
+    expect(abs(std - 0.5) < 0.03, f"z should have std exp(logvar / 2) = 0.5, got {std:.3f} "
+           "(sigma = exp(logvar / 2), not exp(logvar))")
 
 
-@check(CHECKS, "1.10", "gradients flow: dz/dmu = 1, dz/dlog_var = (z - mu) / 2", 2, "reparameterize")
+@check(CHECKS, "1.10", "gradients flow: dz/dmu = 1, dz/dlogvar = (z - mu) / 2", 2, "reparameterize")
 def _(ns):
     mu = torch.randn(64, 3, requires_grad=True)
-    log_var = torch.randn(64, 3, requires_grad=True)
-    z = ns["reparameterize"](mu, log_var)
+    logvar = torch.randn(64, 3, requires_grad=True)
+    z = ns["reparameterize"](mu, logvar)
     expect(torch.is_tensor(z) and z.requires_grad,
-           "z must be differentiable in mu and log_var: eps ~ N(0, I), z = mu + sigma * eps")
+           "z must be differentiable in mu and logvar: eps ~ N(0, I), z = mu + sigma * eps")
     z.sum().backward()
-    expect(mu.grad is not None and log_var.grad is not None, "no gradient reached mu or log_var")
+    expect(mu.grad is not None and logvar.grad is not None, "no gradient reached mu or logvar")
     expect_close(mu.grad, torch.ones(64, 3), "dz/dmu")
-    expect_close(log_var.grad, 0.5 * (z - mu).detach(), "dz/dlog_var", hint="z = mu + exp(log_var / 2) * eps")
-    z2 = ns["reparameterize"](mu, log_var)
+    expect_close(logvar.grad, 0.5 * (z - mu).detach(), "dz/dlogvar", hint="z = mu + exp(logvar / 2) * eps")
+    z2 = ns["reparameterize"](mu, logvar)
     expect(not torch.equal(z.detach(), z2.detach()), "two calls gave the same z: draw fresh eps every call")
 
 
@@ -250,12 +251,12 @@ def _(ns):
 
 
 def _forward_shapes(model, x, latent_dim, what):
-    mu, log_var = model.encode(x)
+    mu, logvar = model.encode(x)
     expect_shape(mu, (x.shape[0], latent_dim), f"{what}.encode(x)[0] (mu)")
-    expect_shape(log_var, (x.shape[0], latent_dim), f"{what}.encode(x)[1] (log_var)")
+    expect_shape(logvar, (x.shape[0], latent_dim), f"{what}.encode(x)[1] (logvar)")
     expect_shape(model.decode(mu), (x.shape[0], 784), f"{what}.decode(z)")
     out = model(x)
-    expect(isinstance(out, (tuple, list)) and len(out) == 3, "forward(x) must return (logits, mu, log_var)")
+    expect(isinstance(out, (tuple, list)) and len(out) == 3, "forward(x) must return (logits, mu, logvar)")
     expect_shape(out[0], (x.shape[0], 784), f"{what}(x)[0] (logits)")
     expect_shape(out[1], (x.shape[0], latent_dim), f"{what}(x)[1] (mu)")
 
@@ -271,8 +272,8 @@ def _(ns):
 
 
 def _loss(model, x):
-    mu, log_var = model.encode(x)
-    return _negative_elbo(x, model.decode(_reparameterize(mu, log_var)), mu, log_var)
+    mu, logvar = model.encode(x)
+    return _negative_elbo(x, model.decode(_reparameterize(mu, logvar)), mu, logvar)
 
 
 @check(CHECKS, "1.11", "every parameter gets a gradient from the ELBO", 1, "VAE")
@@ -301,6 +302,6 @@ def _(ns):
     with torch.no_grad():
         test = _loss(model, x_test).item()
     expect(math.isfinite(test) and test < 200, f"after 200 Adam steps (lr 1e-3, batch 128) the test -ELBO is {test:.1f} "
-           "nats, above 200 (a working VAE gets ~160-180): check the encoder outputs (mu, log_var) with no activation "
+           "nats, above 200 (a working VAE gets ~160-180): check the encoder outputs (mu, logvar) with no activation "
            "on them, and that decode returns logits (no sigmoid)")
 

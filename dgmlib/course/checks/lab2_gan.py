@@ -12,9 +12,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..gan import discriminator_loss as _reference_d_loss
-from ..gan import generator_loss as _reference_g_loss
-from . import CheckFailed, check, expect, expect_close, expect_shape
+from ...gan import discriminator_loss as _reference_d_loss
+from ...gan import generator_loss as _reference_g_loss
+from .base import CheckFailed, check, expect, expect_close, expect_shape
 
 CHECKS: list = []
 
@@ -45,7 +45,7 @@ REFERENCES = {
 
 @functools.lru_cache(maxsize=1)
 def _mnist() -> torch.Tensor:
-    from ..data import load_mnist
+    from ...data import load_mnist
 
     return load_mnist("train")[0][:1024] * 2 - 1
 

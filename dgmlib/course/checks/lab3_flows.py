@@ -12,11 +12,11 @@ import math
 import torch
 from torch import nn
 
-from ..flows import AffineCoupling, Logit
-from ..flows import bits_per_dim as _reference_bpd
-from ..flows import checkerboard_mask as _reference_mask
-from ..vae import log_normal_std
-from . import CheckFailed, check, expect, expect_close, expect_shape
+from ...flows import AffineCoupling, Logit
+from ...flows import bits_per_dim as _reference_bpd
+from ...flows import checkerboard_mask as _reference_mask
+from ...gaussian import log_normal_std
+from .base import CheckFailed, check, expect, expect_close, expect_shape
 
 CHECKS: list = []
 LOG_256 = math.log(256)
@@ -50,7 +50,7 @@ REFERENCES = {
 
 @functools.lru_cache(maxsize=1)
 def _mnist() -> torch.Tensor:
-    from ..data import load_mnist
+    from ...data import load_mnist
 
     return load_mnist("train")[0][:1024]
 

@@ -1,19 +1,9 @@
-"""The hidden checks of the labs, run by :mod:`dgmlib.grade` inside each submission's own kernel.
+"""Running a lab's hidden checks against a notebook's globals, inside the submission's kernel.
 
-One module per lab (``lab1_vae``, ``lab2_gan``, ``lab3_flows``) holds a list ``CHECKS`` of
-:class:`Check` (question, what it proves, points, the function that proves it) and a dict
-``REFERENCES`` of reference implementations of the lab's functions. The grader executes the
-submission, then, in the same kernel, ``run_checks(lab, globals(), path)``:
-
-- every check gets its points or 0, with feedback a student can act on; a question's points are
-  the sum of its checks' (partial credit);
-- each check runs under its own time limit (``SIGALRM``), with the student's prints swallowed,
-  from a fixed seed, with gradients on;
-- each question is graded on its own: while its checks run, the *other* questions' functions in
-  the notebook are replaced by the reference implementations (a wrong KL cannot cost points in
-  the ELBO question), and restored afterwards;
-- the results are written to a JSON file after every check, so a kernel that hangs or dies in a
-  check loses only the checks after it.
+:func:`run_checks` gives every check its points or 0 with feedback; each check runs under its own
+time limit (``SIGALRM``), with the student's prints swallowed, from a fixed seed, with gradients
+on, and with the *other* questions' functions replaced by the references; the results are written
+to a JSON file after every check.
 """
 
 from __future__ import annotations
@@ -25,93 +15,25 @@ import json
 import signal
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
 
-__all__ = [
-    "LABS", "Check", "CheckFailed", "CheckTimeout", "check", "expect", "expect_close", "load_lab",
-    "questions", "run_checks",
-]
+from ... import checks as argchecks
+from .base import Check, CheckFailed
+
+__all__ = ["LABS", "PREPARE_SECONDS", "CheckTimeout", "load_lab", "questions", "run_checks"]
 
 LABS = ("lab1_vae", "lab2_gan", "lab3_flows")
 PREPARE_SECONDS = 300
 NOT_DEFINED = "`{name}` is not defined: keep the name and signature the lab gives (was it deleted or renamed?)"
 
 
-class CheckFailed(AssertionError):
-    """A check's verdict: the message is the feedback the student reads."""
-
-
 class CheckTimeout(BaseException):
     """Raised by the alarm; a BaseException, so that ``except Exception`` in student code cannot swallow it."""
 
 
-@dataclass(frozen=True)
-class Check:
-    question: str  # "1.5"
-    name: str  # what it proves, e.g. "matches the closed form on random inputs"
-    points: float
-    run: Callable[[dict], None]  # raises CheckFailed (or anything) when the property fails
-    needs: tuple[str, ...]  # names the notebook must define
-    timeout: float = 10.0  # seconds
-
-
-def check(registry: list, question: str, name: str, points: float, needs, timeout: float = 10.0):
-    """Decorator: register ``fn(ns)`` as a check of ``question`` in ``registry``."""
-    needs = (needs,) if isinstance(needs, str) else tuple(needs)
-
-    def register(fn):
-        registry.append(Check(question, name, float(points), fn, needs, float(timeout)))
-        return fn
-
-    return register
-
-
-def expect(condition: bool, message: str) -> None:
-    """Fail the check with ``message`` unless ``condition``."""
-    if not condition:
-        raise CheckFailed(message)
-
-
-def _as_tensor(value, what: str):
-    import torch
-
-    if not torch.is_tensor(value):
-        raise CheckFailed(f"{what} must be a torch.Tensor, got {type(value).__name__}")
-    return value
-
-
-def expect_shape(value, shape, what: str):
-    """Fail unless ``value`` is a tensor of exactly ``shape``."""
-    value = _as_tensor(value, what)
-    expect(tuple(value.shape) == tuple(shape), f"{what} should have shape {tuple(shape)}, got {tuple(value.shape)}")
-    return value
-
-
-def expect_close(got, want, what: str, rtol: float = 1e-4, atol: float = 1e-5, hint: str = "") -> None:
-    """Fail unless the tensors agree elementwise within ``atol + rtol |want|`` (shape checked first)."""
-    import torch
-
-    got = expect_shape(got, want.shape, what)
-    got = got.detach().to(device=want.device, dtype=torch.float64)
-    want = want.detach().to(torch.float64)
-    if not torch.isfinite(got).all():
-        raise CheckFailed(f"{what} has inf/nan values where the answer is finite" + (f"; {hint}" if hint else ""))
-    err = (got - want).abs()
-    tol = atol + rtol * want.abs()
-    if not (err <= tol).all():
-        i = int((err - tol).flatten().argmax())
-        raise CheckFailed(
-            f"{what} is wrong: got {got.flatten()[i].item():.6g} where {want.flatten()[i].item():.6g} "
-            f"is expected (largest error {err.max().item():.3g})" + (f"; {hint}" if hint else "")
-        )
-
-
 def load_lab(lab: str):
     """The check module of ``lab`` (one of :data:`LABS`)."""
-    if lab not in LABS:
-        raise ValueError(f"lab must be one of {LABS}, got {lab!r}")
-    return importlib.import_module(f"{__name__}.{lab}")
+    argchecks.one_of(lab, "lab", LABS)
+    return importlib.import_module(f"{__package__}.{lab}")
 
 
 def questions(lab: str) -> dict[str, float]:
@@ -162,6 +84,14 @@ def _isolated(ns: dict, references: dict, own: tuple[str, ...]):
                 ns[name] = value
 
 
+def _raised(err: Exception) -> str:
+    """Feedback for an exception of the student's code: its type, first line, and where."""
+    cells = [f for f in traceback.extract_tb(err.__traceback__) if "ipykernel_" in f.filename or f.filename.startswith("<")]
+    where = f" (line {cells[-1].lineno} of the cell defining it)" if cells else ""
+    first = str(err).strip().splitlines()[0][:300] if str(err).strip() else ""
+    return f"raised {type(err).__name__}: {first}{where}"
+
+
 def _verdict(c: Check, ns: dict, references: dict, seed: int, scale: float) -> tuple[float, str]:
     import torch
 
@@ -183,11 +113,20 @@ def _verdict(c: Check, ns: dict, references: dict, seed: int, scale: float) -> t
     except CheckFailed as err:
         return 0.0, str(err)
     except Exception as err:  # the student's code raised: say where, briefly
-        cells = [f for f in traceback.extract_tb(err.__traceback__) if "ipykernel_" in f.filename or f.filename.startswith("<")]
-        where = f" (line {cells[-1].lineno} of the cell defining it)" if cells else ""
-        first = str(err).strip().splitlines()[0][:300] if str(err).strip() else ""
-        return 0.0, f"raised {type(err).__name__}: {first}{where}"
+        return 0.0, _raised(err)
     return c.points, "ok"
+
+
+def _prepare(module) -> None:
+    """The lab's own slow work (loading data), before the timed checks; failures show in the checks."""
+    prepare = getattr(module, "prepare", None)
+    if prepare is None:
+        return
+    try:
+        with contextlib.redirect_stdout(_Sink()), contextlib.redirect_stderr(_Sink()), _time_limit(PREPARE_SECONDS):
+            prepare()
+    except (Exception, CheckTimeout):
+        pass  # the checks that need the data will say what failed
 
 
 def run_checks(lab: str, ns: dict, path: str, timeout_scale: float = 1.0, only=None) -> list[dict]:
@@ -198,17 +137,11 @@ def run_checks(lab: str, ns: dict, path: str, timeout_scale: float = 1.0, only=N
     ``timeout_scale`` multiplies every check's time limit; ``only``: the questions to check (default all).
     """
     module = load_lab(lab)
-    if not isinstance(timeout_scale, (int, float)) or isinstance(timeout_scale, bool) or timeout_scale <= 0:
-        raise ValueError(f"timeout_scale must be a positive number, got {timeout_scale!r}")
+    timeout_scale = argchecks.positive_number(timeout_scale, "timeout_scale")
+    if only is None:
+        _prepare(module)
     results: list[dict] = []
     timed_out: set[str] = set()
-    prepare = getattr(module, "prepare", None)  # the grader's own slow work (loading data) is not timed
-    if prepare is not None and only is None:
-        try:
-            with contextlib.redirect_stdout(_Sink()), contextlib.redirect_stderr(_Sink()), _time_limit(PREPARE_SECONDS):
-                prepare()
-        except (Exception, CheckTimeout):
-            pass  # the checks that need the data will say what failed
     for i, c in enumerate(module.CHECKS):
         if only is not None and c.question not in only:
             continue

@@ -1,0 +1,117 @@
+"""Grading submissions: one notebook to a result, a list of paths graded in parallel."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+import time
+from pathlib import Path
+
+from ... import checks as argchecks
+from ..checks import load_lab, questions
+from .kernel import run_submission
+from .submission import identify_lab, read_submission, written_answers
+
+__all__ = ["grade_notebook", "grade_paths", "submission_paths"]
+
+
+def _result(path, lab, status="ok"):
+    return {"submission": str(path), "lab": lab, "status": status, "questions": {}, "written": [],
+            "cell_errors": [], "total": 0.0, "max": 0.0, "seconds": 0.0}
+
+
+def _fill(result: dict, checks: list[dict], reason: str) -> dict:
+    """Score ``result`` from the check records; the checks that never ran get 0 with ``reason``."""
+    lab = result["lab"]
+    done = {(c["question"], c["check"]): c for c in checks}
+    per_q: dict[str, dict] = {q: {"points": 0.0, "max": m, "checks": []} for q, m in questions(lab).items()}
+    for c in load_lab(lab).CHECKS:
+        record = done.get((c.question, c.name)) or {"question": c.question, "check": c.name, "points": 0.0,
+                                                    "max": c.points, "feedback": reason}
+        per_q[c.question]["points"] += record["points"]
+        per_q[c.question]["checks"].append(record)
+    result["questions"] = per_q
+    result["total"] = sum(q["points"] for q in per_q.values())
+    result["max"] = sum(q["max"] for q in per_q.values())
+    return result
+
+
+def grade_notebook(path: str | os.PathLike, *, timeout_cell: float = 120, timeout_notebook: float = 900,
+                   timeout_scale: float = 1.0) -> dict:
+    """Run and grade one submission; never raises for a broken submission (its status says why).
+
+    Returns ``{submission, lab, status, questions: {q: {points, max, checks: [...]}}, written,
+    cell_errors, total, max, seconds}``. ``timeout_cell``/``timeout_notebook``: seconds for one cell
+    and for all the notebook's cells; ``timeout_scale`` multiplies every check's own time limit.
+    """
+    start = time.perf_counter()
+    path = Path(path)
+    try:
+        nb = read_submission(path)
+    except Exception as err:  # not JSON, not a notebook, unreadable
+        result = _result(path, identify_lab({}, path), f"not a valid notebook ({type(err).__name__}: {str(err)[:150]})")
+        if result["lab"]:
+            _fill(result, [], "not graded: the file is not a valid notebook")
+    else:
+        lab = identify_lab(nb, path)
+        if lab is None:
+            result = _result(path, None, "cannot tell which lab this is (no dgm metadata, no labN in the file name)")
+        else:
+            result = _result(path, lab)
+            result["written"] = written_answers(nb)
+            checks, reason = run_submission(nb, path, lab, result, timeout_cell, timeout_notebook, timeout_scale)
+            _fill(result, checks, reason)
+    result["seconds"] = time.perf_counter() - start
+    return result
+
+
+def _grade_one(args):
+    path, kwargs = args
+    try:
+        return grade_notebook(path, **kwargs)
+    except Exception as err:  # a bug of the grader itself must not stop the others
+        return _result(path, None, f"grader error: {type(err).__name__}: {err}")
+
+
+def submission_paths(paths) -> list[Path]:
+    """The notebooks named by ``paths``: files as given, folders as their ``*.ipynb``, sorted."""
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found += sorted(q for q in p.glob("*.ipynb") if ".ipynb_checkpoints" not in q.parts)
+        elif p.exists():
+            found.append(p)
+        else:
+            raise ValueError(f"PATH must be a notebook or a folder of notebooks, got {str(p)!r} (it does not exist)")
+    return found
+
+
+def grade_paths(paths, *, jobs: int | None = None, progress=None, **kwargs) -> list[dict]:
+    """Grade every notebook in ``paths`` (files or folders), ``jobs`` at a time; results in path order.
+
+    ``progress(result)`` is called as each submission finishes; ``kwargs`` go to :func:`grade_notebook`.
+    """
+    submissions = submission_paths(paths)
+    if jobs is not None:
+        jobs = argchecks.int_at_least(jobs, "jobs", 1)
+    jobs = min(jobs or os.cpu_count() or 1, max(1, len(submissions)))
+    results: dict[Path, dict] = {}
+    if jobs == 1:
+        for p in submissions:
+            results[p] = _grade_one((p, kwargs))
+            if progress:
+                progress(results[p])
+        return [results[p] for p in submissions]
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        futures = {pool.submit(_grade_one, (p, kwargs)): p for p in submissions}
+        for future in concurrent.futures.as_completed(futures):
+            p = futures[future]
+            try:
+                results[p] = future.result()
+            except Exception as err:  # the worker process itself died
+                results[p] = _result(p, None, f"grader error: {type(err).__name__}: {err}")
+            if progress:
+                progress(results[p])
+    return [results[p] for p in submissions]
