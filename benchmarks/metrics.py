@@ -8,6 +8,10 @@ has its map perturbed, its mean shifted and its noise scaled.
   part), the formula as most FID code writes it.
 - Precision/recall reference: the k-NN balls computed with numpy on the full distance matrices
   (squared distances from the Gram expansion ||a||^2 - 2 a.b + ||b||^2, clipped at 0).
+
+``precision_recall`` computes its squared distances by that same expansion, one matrix product
+per block of rows, rather than the direct sum_k (a_k - b_k)^2: about 20 times faster at 2,048
+dimensions when that choice was made.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ dense costs we found: scipy's ``linear_sum_assignment`` and the LAPJV of the ``l
 10x and 13x longer at n = 2,000), so that row measures dgmlib's overhead around it and is a tie
 up to timing noise. Times are medians of interleaved repeats; agreement is the largest relative
 difference to the peers' value.
+
+On the CPU ``wasserstein_1d`` takes its sort order from numpy's ``argsort``: ``torch.sort`` took
+10 to 30 times longer at 10^5 to 10^6 floats when that choice was made.
 """
 
 from __future__ import annotations

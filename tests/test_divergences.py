@@ -171,3 +171,53 @@ def test_divergences_reject_mismatched_dimensions_and_empty_samples():
         kl(torch.ones(2) / 2, torch.ones(2) / 2, dx=0)
     with pytest.raises(ValueError, match="same dimension"):
         histograms(torch.zeros(3, 2), torch.zeros(3, 1))
+
+
+# --- bad input: refused with a message that names the argument -----------------------------------
+
+
+def test_emd_refuses_a_nan_point_and_names_the_points_not_the_masses():
+    x, y = torch.randn(5, 2), torch.randn(4, 2)
+    x[2, 0] = float("nan")
+    with pytest.raises(ValueError, match="x must be finite, got 1 NaN or infinite"):
+        emd(x, y)  # used to fail in the solver with "Check that a and b are in the simplex"
+    with pytest.raises(ValueError, match="y must be finite"):
+        emd(y, x)
+    with pytest.raises(ValueError, match="b must be finite, got 1 NaN"):
+        emd(y, y, None, torch.tensor([0.5, float("nan"), 0.25, 0.25]))
+    with pytest.raises(TypeError, match="return_plan must be True or False"):
+        emd(y, y, return_plan=1)
+
+
+def test_wasserstein_1d_of_integer_samples_equals_that_of_their_float_values():
+    # integer samples used to fail in l1_loss ("mean(): could not infer output dtype")
+    x, y = torch.tensor([0, 1, 2, 7]), torch.tensor([1, 2, 3, 3])
+    assert wasserstein_1d(x, y).item() == pytest.approx(stats.wasserstein_distance(x.numpy(), y.numpy()), rel=1e-7)
+    assert wasserstein_1d(x, y[:3]).item() == pytest.approx(stats.wasserstein_distance(x.numpy(), [1, 2, 3]), rel=1e-7)
+    assert wasserstein_1d(x, y).item() == wasserstein_1d(x.float(), y.float()).item()
+    with pytest.raises(TypeError, match="y must be a real tensor"):
+        wasserstein_1d(x.float(), y.to(torch.complex64))
+
+
+def test_histograms_refuse_nan_samples_and_empty_bounds():
+    x = torch.randn(50, 2)
+    bad = x.clone()
+    bad[3, 1] = float("nan")
+    with pytest.raises(ValueError, match="x must be finite, got 1 NaN"):
+        histograms(bad, x)  # used to fail in histogramdd ("range [nan, nan] is not finite")
+    with pytest.raises(ValueError, match="y must be finite"):
+        histograms(x, bad.nan_to_num(nan=float("inf")))
+    with pytest.raises(ValueError, match="bounds must give low < high"):
+        histograms(x, x, bounds=[(0.0, 1.0), (1.0, 1.0)])
+    with pytest.raises(ValueError, match="bins must be a positive int"):
+        histograms(x, x, bins=0)
+
+
+def test_kl_and_jsd_refuse_nan_probabilities():
+    pi = torch.tensor([0.5, float("nan")])
+    with pytest.raises(ValueError, match="pi must not contain NaN"):
+        kl(pi, torch.tensor([0.5, 0.5]))
+    with pytest.raises(ValueError, match="p must not contain NaN"):
+        jsd(torch.tensor([0.5, 0.5]), pi)
+    with pytest.raises(ValueError, match="pi and p must have the same shape"):
+        jsd(torch.ones(2) / 2, torch.ones(3) / 3)
