@@ -19,8 +19,8 @@ def _check_flow(flow):
 
 @torch.no_grad()
 def flow_state(flow, n_layers: int, temperature: float, n: int = 1000, seed: int = 0) -> dict:
-    """h = f_{K-n+1}^{-1} o ... o f_K^{-1}(z),  z = T eps,  eps ~ N(0, I): base samples through the
-    inverses of the ``n_layers`` layers nearest the latent side.
+    """h = f_{K-m+1}^{-1} o ... o f_K^{-1}(z),  z = T eps,  eps ~ N(0, I): base samples through the
+    inverses of the ``m = n_layers`` layers nearest the latent side (of the flow's K layers).
 
     ``eps`` comes from ``seed``, so one T rescales the same points. ``n_layers = 0`` shows z,
     ``n_layers = K`` the model's samples ``f^{-1}(z)`` at temperature T. Arrays on the CPU.
@@ -36,10 +36,11 @@ def flow_state(flow, n_layers: int, temperature: float, n: int = 1000, seed: int
     n_layers = checks.int_at_least(n_layers, "n_layers", 0)
     checks.number_in(n_layers, "n_layers", 0, len(layers))
     temperature = checks.non_negative_number(temperature, "temperature")
+    n = checks.positive_int(n, "n")
     anchor = next(iter(flow.parameters()), None)
     device = anchor.device if anchor is not None else torch.device("cpu")
     dtype = anchor.dtype if anchor is not None and anchor.is_floating_point() else torch.float32
-    eps = torch.randn(checks.positive_int(n, "n"), *flow.event_shape, generator=_generator(seed), dtype=dtype).to(device)
+    eps = torch.randn(n, *flow.event_shape, generator=_generator(seed), dtype=dtype).to(device)
     z = temperature * eps
     h = z
     for layer in layers[len(layers) - n_layers:][::-1]:
