@@ -188,5 +188,7 @@ def test_adversarial_models_and_train_gan_refuse_bad_arguments_with_messages():
         gan.train_gan(model, x, epochs=1, decay_lr="yes")
     with pytest.raises(TypeError, match=r"train_gan trains adversarial models .* Linear lacks d_loss, g_loss"):
         gan.train_gan(nn.Linear(1, 1), x, epochs=1)
+    with pytest.raises(TypeError, match=r"GAN.d_loss takes a tensor x of data, got tuple"):
+        gan.train_gan(model, (x, torch.zeros(8)), epochs=1, progress=False)
     with pytest.raises(ValueError, match=r"x must have shape \(B, 2\), got \(8, 1\)"):
         gan.train_gan(gan.BiGAN(2, 2), x, epochs=1, progress=False)

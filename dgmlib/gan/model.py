@@ -113,6 +113,9 @@ class GAN(nn.Module):
         ``"loss"`` = discriminator_loss(D(x), D(G(z)), kind) (+ the penalties), with G(z) drawn
         without gradients; ``"real"``, ``"fake"``: the mean logits (critic values).
         """
+        if not torch.is_tensor(x):
+            raise TypeError(f"GAN.d_loss takes a tensor x of data, got {type(x).__name__}; "
+                            "give train_gan the samples alone, not (samples, labels)")
         with torch.no_grad():
             fake = self.generator(self.prior(len(x)))
         d_real, d_fake = self.discriminator(x), self.discriminator(fake)
