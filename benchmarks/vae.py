@@ -19,10 +19,10 @@ from .common import sync
 
 
 def _model(seed, device):
-    from dgmlib.vae import VAE, MLPDecoder, MLPEncoder
+    from dgmlib.vae import make_vae
 
     torch.manual_seed(seed)
-    return VAE(MLPEncoder(784, 16, (256,)), MLPDecoder(16, (1, 28, 28), (256,)), "bernoulli").to(device)
+    return make_vae(16, hidden=(256,)).to(device)  # MLPEncoder(784, 16, (256,)), MLPDecoder(16, (1, 28, 28), (256,))
 
 
 def _plain_epoch(model, opt, x, batch_size):

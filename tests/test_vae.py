@@ -1,4 +1,6 @@
-"""dgmlib.vae: closed forms against torch.distributions and exact models, bounds, gradients, training."""
+"""dgmlib.vae: closed forms against torch.distributions and exact models, bounds, gradients, training.
+
+The Gaussian closed forms live in dgmlib.gaussian; they are checked here, where the VAE uses them."""
 
 import math
 
@@ -6,6 +8,7 @@ import pytest
 import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
+from dgmlib import gaussian as G
 from dgmlib import vae as V
 
 
@@ -23,22 +26,22 @@ def _diag(mu, logvar):
 def test_kl_normal_std_matches_torch_distributions():
     mu, logvar = _rand_gauss(64, 7)
     expected = kl_divergence(_diag(mu, logvar), _diag(torch.zeros_like(mu), torch.zeros_like(logvar)))
-    torch.testing.assert_close(V.kl_normal_std(mu, logvar), expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(G.kl_normal_std(mu, logvar), expected, rtol=1e-12, atol=1e-12)
 
 
 def test_kl_normal_matches_torch_distributions():
     mu_q, logvar_q = _rand_gauss(64, 5)
     mu_p, logvar_p = _rand_gauss(64, 5)
     expected = kl_divergence(_diag(mu_q, logvar_q), _diag(mu_p, logvar_p))
-    torch.testing.assert_close(V.kl_normal(mu_q, logvar_q, mu_p, logvar_p), expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(G.kl_normal(mu_q, logvar_q, mu_p, logvar_p), expected, rtol=1e-12, atol=1e-12)
 
 
 def test_kl_normal_std_matches_monte_carlo():
     mu = torch.tensor([[0.5, -1.0]], dtype=torch.float64)
     logvar = torch.tensor([[-0.3, 0.4]], dtype=torch.float64)
-    z = V.reparameterize(mu, logvar, k=400_000)
-    mc = (V.log_normal(z, mu, logvar) - V.log_normal_std(z)).mean(0)
-    torch.testing.assert_close(mc, V.kl_normal_std(mu, logvar), atol=5e-3, rtol=0)
+    z = G.reparameterize(mu, logvar, k=400_000)
+    mc = (G.log_normal(z, mu, logvar) - G.log_normal_std(z)).mean(0)
+    torch.testing.assert_close(mc, G.kl_normal_std(mu, logvar), atol=5e-3, rtol=0)
 
 
 def test_kl_worked_examples_big_and_small():
@@ -46,12 +49,12 @@ def test_kl_worked_examples_big_and_small():
     for sigma, mu, expected, rel in [(1 + 1e5, 1e5, 1.0e10, 1e-4), (1 + 1e-5, 1e-5, 1.5e-10, 1e-4)]:
         m = torch.tensor([[mu]], dtype=torch.float64)
         lv = torch.tensor([[2 * math.log(sigma)]], dtype=torch.float64)
-        assert V.kl_normal_std(m, lv).item() == pytest.approx(expected, rel=rel, abs=0)
+        assert G.kl_normal_std(m, lv).item() == pytest.approx(expected, rel=rel, abs=0)
     # the exact small value: (s^2 + m^2 - 1)/2 - log s with s = 1 + e, m = e is 3/2 e^2 - 1/3 e^3 + O(e^4)
     e = 1e-5
     m = torch.tensor([[e]], dtype=torch.float64)
     lv = torch.tensor([[2 * math.log1p(e)]], dtype=torch.float64)
-    assert V.kl_normal_std(m, lv).item() == pytest.approx(1.5 * e**2 - e**3 / 3, rel=1e-9, abs=0)
+    assert G.kl_normal_std(m, lv).item() == pytest.approx(1.5 * e**2 - e**3 / 3, rel=1e-9, abs=0)
 
 
 def test_log_bernoulli_matches_torch_distributions():
@@ -124,7 +127,7 @@ def test_iwae_bound_is_nondecreasing_in_k_and_below_log_p(ppca):
     for k in [1, 5, 50]:
         repeats = 2000
         log_w = ppca.log_weights(x, mu, logvar, repeats * k).view(repeats, k, -1)
-        draws = V.log_mean_exp(log_w, 1)  # (R, B): R independent draws of F_k
+        draws = G.log_mean_exp(log_w, 1)  # (R, B): R independent draws of F_k
         means.append(draws.mean(0))
         errs.append(draws.std(0) / math.sqrt(len(draws)))
     for lo, hi, e_lo, e_hi in zip(means[:-1], means[1:], errs[:-1], errs[1:]):
@@ -175,21 +178,22 @@ def test_vae_bounds_shapes_and_identities():
     x = torch.bernoulli(torch.full((10, 16), 0.4, dtype=torch.float64))
     terms = model.elbo(x, beta=2.0)
     assert set(terms) == {"elbo", "recon", "kl"} and all(t.shape == (10,) for t in terms.values())
-    torch.testing.assert_close(terms["elbo"], terms["recon"] - 2.0 * terms["kl"])
+    torch.testing.assert_close(terms["elbo"], -terms["recon"] - 2.0 * terms["kl"])
+    assert torch.all(terms["recon"] > 0)  # a loss: -log p(x|z) of binary pixels is positive
     mu, logvar = model.encode(x)
-    torch.testing.assert_close(terms["kl"], V.kl_normal_std(mu, logvar))
+    torch.testing.assert_close(terms["kl"], G.kl_normal_std(mu, logvar))
     assert model.iwae_bound(x, 4).shape == (10,)
     # log p(x) >= F_1 on average, and the chunked estimate equals the unchunked one in distribution
     torch.manual_seed(1)
-    ll_small_chunks = model.log_likelihood(x, k=1000, chunk=7)
+    ll_small_chunks = model.log_prob(x, k=1000, chunk=7)
     torch.manual_seed(1)
-    ll_one_chunk = model.log_likelihood(x, k=1000, chunk=1000)
+    ll_one_chunk = model.log_prob(x, k=1000, chunk=1000)
     torch.testing.assert_close(ll_small_chunks, ll_one_chunk, atol=0.05, rtol=0)
     elbo_mean = model.log_weights(x, 500).mean(0)
     assert torch.all(ll_one_chunk > elbo_mean - 0.05)
 
 
-def test_vae_log_likelihood_is_exact_for_a_decoder_that_ignores_z():
+def test_vae_log_prob_is_exact_for_a_decoder_that_ignores_z():
     """With q = p(z) and a decoder that ignores z, every importance weight is p(x): the estimate is exact."""
     model = _tiny_vae().double()
     with torch.no_grad():  # q(z|x) = p(z) = N(0, I) and p(x|z) constant in z: every weight equals p(x)
@@ -199,7 +203,7 @@ def test_vae_log_likelihood_is_exact_for_a_decoder_that_ignores_z():
     x = torch.bernoulli(torch.full((5, 16), 0.5, dtype=torch.float64))
     logits = model.decoder(torch.zeros(1, 3, dtype=torch.float64))
     expected = V.log_bernoulli(x, logits.expand(5, 16))
-    torch.testing.assert_close(model.log_likelihood(x, k=50), expected)
+    torch.testing.assert_close(model.log_prob(x, k=50), expected)
 
 
 def test_vae_sample_and_reconstruct_shapes():
@@ -211,6 +215,38 @@ def test_vae_sample_and_reconstruct_shapes():
     assert model.iwae_bound(x, 2).shape == (3,)
     g = V.VAE(V.MLPEncoder(784, 4), V.MLPDecoder(4), likelihood="gaussian")
     assert g.elbo(x)["elbo"].shape == (3,) and g.sample(2).shape == (2, 1, 28, 28)
+
+
+def test_loss_terms_follow_the_contract():
+    """First key "loss"; then the detached batch means "elbo", "recon", "kl"; loss = recon + beta kl."""
+    x = torch.bernoulli(torch.full((6, 16), 0.4, dtype=torch.float64))
+    model = _tiny_vae(beta=3.0).double()
+    terms = model.loss(x)
+    assert list(terms) == ["loss", "elbo", "recon", "kl"]
+    assert terms["loss"].requires_grad and not any(t.requires_grad for t in list(terms.values())[1:])
+    torch.testing.assert_close(terms["loss"], terms["recon"] + 3.0 * terms["kl"])
+    torch.testing.assert_close(terms["elbo"], -terms["recon"] - terms["kl"])
+    assert list(_tiny_vae(k=3).double().loss(x)) == ["loss", "elbo", "recon", "kl"]
+    torch.manual_seed(0)
+    h = V.HierarchicalVAE(16, z1=3, z2=2, hidden=16, x_shape=(16,)).double()
+    th = h.loss(x)
+    assert list(th) == ["loss", "elbo", "recon", "kl_z1", "kl_z2"]
+    torch.testing.assert_close(th["loss"], th["recon"] + th["kl_z1"] + th["kl_z2"])
+    ae = V.Autoencoder(V.MLPEncoder(16, 3, (32,)), V.MLPDecoder(3, (16,), (32,))).double()
+    assert list(ae.loss(x)) == ["loss", "recon"]
+    for m in (model, h):
+        assert not m.sample(3).requires_grad and m.log_prob(x, k=7).shape == (6,)
+
+
+def test_make_vae_builds_the_lectures_model_with_the_same_weights():
+    torch.manual_seed(0)
+    by_hand = V.VAE(V.MLPEncoder(784, 20, hidden=(512, 256)), V.MLPDecoder(20, hidden=(256, 512)), beta=2.0)
+    torch.manual_seed(0)
+    built = V.make_vae(20, hidden=(512, 256), beta=2.0)
+    assert built.beta == 2.0 and built.x_shape == (1, 28, 28)
+    for (name, a), (name_b, b) in zip(by_hand.state_dict().items(), built.state_dict().items()):
+        assert name == name_b and torch.equal(a, b)
+    assert V.make_vae(6, x_shape=(1, 32, 32)).sample(2).shape == (2, 1, 32, 32)
 
 
 def test_iwae_loss_is_minus_the_k_sample_bound():
@@ -228,12 +264,15 @@ def test_hierarchical_vae_decomposition_matches_monte_carlo_of_the_joint():
     x = torch.bernoulli(torch.full((3, 16), 0.4, dtype=torch.float64))
     with torch.no_grad():
         terms = model.elbo(x)
-        torch.testing.assert_close(terms["elbo"], terms["recon"] - terms["kl_z1"] - terms["kl_z2"])
+        torch.testing.assert_close(terms["elbo"], -terms["recon"] - terms["kl_z1"] - terms["kl_z2"])
         xs = x.repeat(20_000, 1)
         decomposed = model.elbo(xs)["elbo"].view(20_000, 3).mean(0)
         mc = model.log_weights(x, 20_000).mean(0)
     torch.testing.assert_close(decomposed, mc, atol=0.1, rtol=0)
     assert model.sample(4).shape == (4, 16)
+    assert set(model.sample(4).unique().tolist()) <= {0.0, 1.0}  # draws from the model by default
+    probs = model.sample(4, mean=True)
+    assert probs.shape == (4, 16) and not probs.requires_grad and 0 < probs.min() and probs.max() < 1
 
 
 def test_short_vae_training_improves_the_validation_elbo():
@@ -254,15 +293,15 @@ def test_short_vae_training_improves_the_validation_elbo():
 
 def test_mismatched_shapes_are_rejected():
     with pytest.raises(ValueError, match="mu and logvar must have the same shape"):
-        V.kl_normal_std(torch.zeros(2, 3), torch.zeros(2, 4))
+        G.kl_normal_std(torch.zeros(2, 3), torch.zeros(2, 4))
     with pytest.raises(ValueError, match="mu and logvar must have the same shape"):
-        V.reparameterize(torch.zeros(2, 3), torch.zeros(3))
+        G.reparameterize(torch.zeros(2, 3), torch.zeros(3))
     with pytest.raises(ValueError, match="mu_p and logvar_p must broadcast"):
-        V.kl_normal(torch.zeros(2, 3), torch.zeros(2, 3), torch.zeros(2, 4), torch.zeros(2, 4))
+        G.kl_normal(torch.zeros(2, 3), torch.zeros(2, 3), torch.zeros(2, 4), torch.zeros(2, 4))
     with pytest.raises(ValueError, match=r"x must have shape \(B, 6\)"):
         V.LinearGaussian.random(6, 2).log_prob(torch.zeros(2, 5, dtype=torch.float64))
     with pytest.raises(TypeError, match="mu must be a torch.Tensor"):
-        V.kl_normal_std([0.0], torch.zeros(1))
+        G.kl_normal_std([0.0], torch.zeros(1))
 
 
 def test_k_below_one_is_rejected():
@@ -272,7 +311,7 @@ def test_k_below_one_is_rejected():
         with pytest.raises(ValueError, match="k must be an int >= 1"):
             model.iwae_bound(x, bad)
     with pytest.raises(ValueError, match="k must be an int >= 1"):
-        model.log_likelihood(x, k=0)
+        model.log_prob(x, k=0)
     with pytest.raises(ValueError, match="k must be an int >= 1"):
         _tiny_vae(k=0)
 
@@ -287,4 +326,4 @@ def test_bernoulli_targets_outside_unit_interval_are_rejected():
     with pytest.raises(ValueError, match=r"Bernoulli targets x must lie in \[0, 1\]"):
         model.loss(torch.full((2, 16), 2.0))
     with pytest.raises(ValueError, match=r"Bernoulli targets x must lie in \[0, 1\]"):
-        model.log_likelihood(torch.full((2, 16), -0.5), k=3)
+        model.log_prob(torch.full((2, 16), -0.5), k=3)
