@@ -184,7 +184,7 @@ def test_masked_autoregressive_starts_as_identity_and_checks_arguments():
     y, ld = layer(x)
     torch.testing.assert_close(y, x)
     torch.testing.assert_close(ld, torch.zeros(5))
-    with pytest.raises(ValueError, match="direction must be 'maf' or 'iaf'"):
+    with pytest.raises(ValueError, match=r"direction must be one of \('maf', 'iaf'\)"):
         MaskedAutoregressive(3, direction="forward")
     with pytest.raises(ValueError, match=r"x must have shape \(B, 3\)"):
         layer(torch.zeros(2, 4))
@@ -228,9 +228,10 @@ def test_flow_log_prob_is_base_plus_sum_of_layer_log_dets():
     # and against autograd on the whole stack
     torch.testing.assert_close(flow(x)[1], autograd_log_det(lambda v: flow(v)[0], x), atol=1e-6, rtol=0)
     out = flow.loss(x)
-    assert list(out) == ["nll", "bits_per_dim"]
-    torch.testing.assert_close(out["nll"], -expected.mean())
+    assert list(out) == ["loss", "bits_per_dim"]
+    torch.testing.assert_close(out["loss"], -expected.mean())
     torch.testing.assert_close(out["bits_per_dim"], -expected.mean() / (3 * math.log(2)))
+    assert out["loss"].requires_grad and not out["bits_per_dim"].requires_grad
 
 
 def test_flow_sample_inverts_the_stack_and_checks_arguments():
@@ -239,6 +240,7 @@ def test_flow_sample_inverts_the_stack_and_checks_arguments():
     torch.manual_seed(1)
     x = flow.sample(10, temperature=0.7)
     assert x.shape == (10, 2) and x.dtype == torch.float64
+    assert not x.requires_grad  # sampling runs under no_grad
     z, _ = flow(x)
     torch.manual_seed(1)
     torch.testing.assert_close(z, flow.base.sample(10, temperature=0.7))
@@ -248,6 +250,8 @@ def test_flow_sample_inverts_the_stack_and_checks_arguments():
         flow.sample(4, temperature=-1)
     with pytest.raises(TypeError, match="layers\\[0\\] must be a flow layer"):
         Flow(StandardNormal(2), [nn.Linear(2, 2)])
+    with pytest.raises(ValueError, match="n must be a positive int, got 0"):
+        flow.sample(0)
 
 
 def test_compose_passes_context_to_conditional_layers_only():

@@ -2,8 +2,10 @@
 
 Every layer is an ``nn.Module`` with ``forward(x) -> (y, log_det)`` (data -> latent) and
 ``inverse(y) -> (x, log_det)``, ``log_det`` of shape ``(B,)`` being log|det J| of the map applied.
-``Flow(base, layers)`` offers ``log_prob``, ``sample(n, temperature)`` and ``loss`` (for
-:func:`dgmlib.training.fit`).
+``Flow(base, layers)`` offers ``log_prob`` (exact), ``sample(n, temperature=1.0)`` (under
+``no_grad``) and ``loss(x) -> {"loss": nats, "bits_per_dim"}`` (for :func:`dgmlib.training.fit`).
+:class:`Compose` chains layers with their summed log_det; it is also the flow of a VI posterior
+(``z: (B, D)`` or ``(k, B, D)``, a ``context`` for the conditional layers).
 
 Families (the lecture's four): determinant identities (:class:`Planar`, :class:`Radial`),
 autoregressive (:class:`MADE`, :class:`MaskedAutoregressive`), coupling (:class:`AffineCoupling`
@@ -12,7 +14,8 @@ free-form residual (:class:`ResidualFlowBlock`). For images: :class:`Dequantize`
 :func:`bits_per_dim`.
 """
 
-from .base import Compose, DiagonalGaussian, Flow, StandardNormal, bits_per_dim
+from .base import DiagonalGaussian, Flow, StandardNormal, bits_per_dim
+from .compose import Compose
 from .simple import Planar, Radial
 from .autoregressive import MADE, MaskedAutoregressive, Reverse
 from .coupling import AffineCoupling, alternating_mask, channel_mask, checkerboard_mask

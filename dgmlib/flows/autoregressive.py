@@ -11,6 +11,11 @@ log|det J| = sum_i s_i. Where (s_i, t_i) come from decides which direction is ch
   the input of ``inverse``. ``inverse`` is one pass, ``forward`` takes D passes. In a Flow: fast
   sampling, slow density. As a VI posterior (z_0 ~ q_0(z|x), the encoder's context h):
   ``z, log_det = layer.inverse(z0, context=h)`` is one pass and log q(z|x) = log q_0(z_0|x) - log_det.
+
+References: Germain et al., *MADE: Masked Autoencoder for Distribution Estimation*, ICML 2015;
+Papamakarios, Pavlakou & Murray, *Masked Autoregressive Flow for Density Estimation*, NeurIPS 2017,
+eq. 3-5; Kingma et al., *Improved Variational Inference with Inverse Autoregressive Flow*, NeurIPS
+2016, eq. 10-11.
 """
 
 from __future__ import annotations
@@ -21,26 +26,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .simple import _check_dim, _check_input
+from .. import checks
+from .base import check_vectors, sizes
 
 __all__ = ["MADE", "MaskedAutoregressive", "Reverse"]
-
-
-def _hidden(hidden) -> tuple[int, ...]:
-    if isinstance(hidden, int) and not isinstance(hidden, bool):
-        hidden = (hidden,)
-    hidden = tuple(hidden)
-    if not hidden or any(isinstance(h, bool) or not isinstance(h, int) or h <= 0 for h in hidden):
-        raise ValueError(f"hidden must be a positive int or a non-empty sequence of them, got {hidden!r}")
-    return hidden
-
-
-def _check_context_features(context_features):
-    if context_features is not None and (
-        isinstance(context_features, bool) or not isinstance(context_features, int) or context_features <= 0
-    ):
-        raise ValueError(f"context_features must be None or a positive int, got {context_features!r}")
-    return context_features
 
 
 class MaskedLinear(nn.Linear):
@@ -70,12 +59,11 @@ class MADE(nn.Module):
     def __init__(self, dim: int, hidden=(64, 64), params_per_dim: int = 2, context_features: int | None = None,
                  order: Sequence[int] | None = None):
         super().__init__()
-        self.dim = _check_dim(dim)
-        hidden = _hidden(hidden)
-        if isinstance(params_per_dim, bool) or not isinstance(params_per_dim, int) or params_per_dim <= 0:
-            raise ValueError(f"params_per_dim must be a positive int, got {params_per_dim!r}")
-        self.params_per_dim = params_per_dim
-        self.context_features = _check_context_features(context_features)
+        self.dim = checks.positive_int(dim, "dim")
+        hidden = sizes(hidden, "hidden")
+        self.params_per_dim = checks.positive_int(params_per_dim, "params_per_dim")
+        self.context_features = (None if context_features is None
+                                 else checks.positive_int(context_features, "context_features"))
         order = torch.arange(dim) if order is None else torch.as_tensor(order)
         if sorted(order.tolist()) != list(range(dim)):
             raise ValueError(f"order must be a permutation of 0..{dim - 1}, got {order.tolist()}")
@@ -120,19 +108,21 @@ class MaskedAutoregressive(nn.Module):
     the layer starts as the identity.
 
     x: (B, dim) [, context: (B, context_features)] -> (y: (B, dim), log_det: (B,)).
-    """
 
-    conditional = True  # Compose passes context= to it
+    Example:
+        >>> maf = Flow(StandardNormal(2), [MaskedAutoregressive(2), Reverse(), MaskedAutoregressive(2)])
+        >>> iaf_step = MaskedAutoregressive(20, direction="iaf", context_features=20)
+        >>> z, log_det = iaf_step.inverse(z0, context=h)     # a VI posterior step: one MADE pass
+    """
 
     def __init__(self, dim: int, hidden=(64, 64), direction: str = "maf", context_features: int | None = None,
                  order: Sequence[int] | None = None, max_log_scale: float = 3.0):
         super().__init__()
-        if direction not in ("maf", "iaf"):
-            raise ValueError(f"direction must be 'maf' or 'iaf', got {direction!r}")
-        self.dim = _check_dim(dim)
-        self.direction = direction
-        self.max_log_scale = float(max_log_scale)
+        self.direction = checks.one_of(direction, "direction", ("maf", "iaf"))
+        self.dim = checks.positive_int(dim, "dim")
+        self.max_log_scale = checks.positive_number(max_log_scale, "max_log_scale")
         self.made = MADE(dim, hidden, params_per_dim=2, context_features=context_features, order=order)
+        self.conditional = context_features is not None  # Compose passes context= to it
         nn.init.zeros_(self.made.output.weight)
         nn.init.zeros_(self.made.output.bias)
 
@@ -160,7 +150,7 @@ class MaskedAutoregressive(nn.Module):
         return out, s
 
     def forward(self, x, context=None):
-        _check_input(x, self.dim)
+        check_vectors(x, self.dim)
         if self.direction == "maf":
             return self._one_pass(x, context)
         # iaf: x = (y - t(y)) exp(-s(y)) is the cheap direction; solve it for y: y_i = x_i exp(s_i) + t_i
@@ -168,7 +158,7 @@ class MaskedAutoregressive(nn.Module):
         return y, s.sum(1)
 
     def inverse(self, y, context=None):
-        _check_input(y, self.dim, "y")
+        check_vectors(y, self.dim, "y")
         if self.direction == "iaf":
             return self._one_pass_inverse(y, context)
         x, s = self._sequential(y, context, lambda yi, si, ti: (yi - ti) * torch.exp(-si))
@@ -182,7 +172,9 @@ class Reverse(nn.Module):
     """
 
     def forward(self, x):
+        checks.tensor(x, "x")
         return x.flip(1), x.new_zeros(x.shape[0])
 
     def inverse(self, y):
+        checks.tensor(y, "y")
         return y.flip(1), y.new_zeros(y.shape[0])

@@ -8,6 +8,9 @@ The Jacobian is triangular up to a permutation (block [[I, 0], [*, diag(exp s)]]
 determinant is a product of the diagonal; the inverse is as cheap as the forward:
 x = m * y + (1 - m) * (y - t(y_a)) * exp(-s(y_a)). Alternate the mask (``1 - m``) between layers
 so every variable is transformed.
+
+References: Dinh, Sohl-Dickstein & Bengio, *Density Estimation Using Real NVP*, ICLR 2017, eq. 4-9
+(the masks: Sec. 3.4); Kingma & Dhariwal, *Glow*, NeurIPS 2018 (channel split, Table 1).
 """
 
 from __future__ import annotations
@@ -16,20 +19,25 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .autoregressive import _check_context_features, _hidden
+from .. import checks
+from ..nets import mlp
+from .base import sizes
 
 __all__ = ["AffineCoupling", "alternating_mask", "checkerboard_mask", "channel_mask"]
 
 
 def alternating_mask(dim: int, parity: int = 0) -> torch.Tensor:
     """(dim,) mask 1, 0, 1, 0, ... (``parity=0``) or 0, 1, 0, 1, ... (``parity=1``)."""
-    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 2:
-        raise ValueError(f"dim must be an int >= 2 for a coupling mask, got {dim!r}")
+    checks.int_at_least(dim, "dim", 2, " for a coupling mask")
+    checks.one_of(parity, "parity", (0, 1))
     return ((torch.arange(dim) + parity) % 2 == 0).float()
 
 
 def checkerboard_mask(height: int, width: int, parity: int = 0, channels: int = 1) -> torch.Tensor:
     """(channels, height, width) mask with m[c, i, j] = 1 iff (i + j + parity) is even."""
+    for value, name in ((height, "height"), (width, "width"), (channels, "channels")):
+        checks.positive_int(value, name)
+    checks.one_of(parity, "parity", (0, 1))
     i, j = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
     mask = ((i + j + parity) % 2 == 0).float()
     return mask.expand(channels, height, width).clone()
@@ -40,8 +48,12 @@ def channel_mask(channels: int, height: int = 1, width: int = 1, parity: int = 0
 
     Raises ValueError for an odd channel count: the split would not be in halves.
     """
-    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 2 or channels % 2:
+    checks.int_at_least(channels, "channels", 2, " to split into halves")
+    if channels % 2:
         raise ValueError(f"channels must be an even int >= 2 to split into halves, got {channels!r}")
+    checks.positive_int(height, "height")
+    checks.positive_int(width, "width")
+    checks.one_of(parity, "parity", (0, 1))
     first = torch.arange(channels) < channels // 2
     mask = (first if parity == 0 else ~first).float()
     return mask[:, None, None].expand(channels, height, width).clone()
@@ -52,11 +64,7 @@ class _MLP(nn.Module):
 
     def __init__(self, dim, hidden, context_features):
         super().__init__()
-        sizes = (dim + (context_features or 0),) + hidden
-        layers = []
-        for a, b in zip(sizes[:-1], sizes[1:]):
-            layers += [nn.Linear(a, b), nn.ELU()]
-        self.net = nn.Sequential(*layers, nn.Linear(sizes[-1], 2 * dim))
+        self.net = mlp(dim + (context_features or 0), 2 * dim, hidden, activation=nn.ELU)
         self.linears = [m for m in self.net if isinstance(m, nn.Linear)]  # the same modules, for forward
 
     def forward(self, x, context=None):
@@ -92,6 +100,11 @@ class AffineCoupling(nn.Module):
     starts as the identity. ``context_features``: an extra input of the MLP conditioner.
 
     x: (B, *mask.shape) -> (y: (B, *mask.shape), log_det: (B,)).
+
+    Example:
+        >>> layers = [AffineCoupling(alternating_mask(2, i % 2), hidden=(64, 64)) for i in range(8)]
+        >>> flow = Flow(StandardNormal(2), layers)                       # RealNVP on 2-D points
+        >>> AffineCoupling(checkerboard_mask(28, 28), hidden=(32,))      # on (B, 1, 28, 28) images
     """
 
     def __init__(self, mask: torch.Tensor, hidden=(64, 64), context_features: int | None = None):
@@ -101,8 +114,9 @@ class AffineCoupling(nn.Module):
             raise ValueError(f"mask must have shape (D,) or (C, H, W), got {tuple(mask.shape)}")
         if not ((mask == 0) | (mask == 1)).all() or mask.all() or not mask.any():
             raise ValueError("mask must hold only 0 and 1, with both present (else nothing or everything is transformed)")
-        hidden = _hidden(hidden)
-        self.context_features = _check_context_features(context_features)
+        hidden = sizes(hidden, "hidden")
+        self.context_features = (None if context_features is None
+                                 else checks.positive_int(context_features, "context_features"))
         if context_features is not None and mask.ndim == 3:
             raise ValueError("context_features is supported for vector (D,) masks only")
         self.conditional = context_features is not None
@@ -120,8 +134,7 @@ class AffineCoupling(nn.Module):
         self._event_dims = tuple(range(1, mask.ndim + 1))  # log_det sums s over these
 
     def _check(self, x, name):
-        if not torch.is_tensor(x):
-            raise TypeError(f"{name} must be a tensor, got {type(x).__name__}")
+        checks.tensor(x, name)
         if tuple(x.shape[1:]) != tuple(self.mask.shape):
             raise ValueError(f"{name} must have shape (B, {', '.join(map(str, self.mask.shape))}), got {tuple(x.shape)}")
 

@@ -2,6 +2,10 @@
 
 Shapes: images (B, C, H, W); vectors (B, C) are treated as 1x1 images, so the same layers work on
 2-D toys. Every log-determinant of a per-pixel map is H * W times the per-pixel one.
+
+References: Kingma & Dhariwal, *Glow: Generative Flow with Invertible 1x1 Convolutions*, NeurIPS 2018,
+Table 1 (ActNorm, 1x1 convolution, LU); Dinh et al., *Density Estimation Using Real NVP*, ICLR 2017,
+Sec. 3.6 (squeeze, multi-scale).
 """
 
 from __future__ import annotations
@@ -11,14 +15,14 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .base import Compose
+from .. import checks
+from .compose import Compose
 
 __all__ = ["ActNorm", "InvConv1x1", "Squeeze", "MultiScale"]
 
 
 def _check_channels(x, channels, name):
-    if not torch.is_tensor(x):
-        raise TypeError(f"{name} must be a tensor, got {type(x).__name__}")
+    checks.tensor(x, name)
     if x.ndim not in (2, 4) or x.shape[1] != channels:
         raise ValueError(f"{name} must have shape (B, {channels}) or (B, {channels}, H, W), got {tuple(x.shape)}")
 
@@ -31,23 +35,22 @@ def _per_channel(v, x):
     return v.view(1, -1, 1, 1) if x.ndim == 4 else v.view(1, -1)
 
 
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
 class ActNorm(nn.Module):
     """Per-channel affine  y = (x - b) * exp(-log_s),  log|det J| = -H W sum_c log_s_c.
 
     Data-dependent initialization: the first forward call in training mode sets b and log_s to
-    the mean and log-std of that batch, per channel, so the activations start normalized.
+    the mean and log-std of that batch, per channel, so the activations start normalized. The std
+    needs at least 2 values per channel (B H W >= 2): a first batch of one vector is refused.
     x: (B, C) or (B, C, H, W) -> same shape, log_det (B,).
+
+    Example:
+        >>> act = ActNorm(8).train()
+        >>> y, log_det = act(3 + 2 * torch.randn(64, 8, 7, 7))    # y: mean 0, std 1 per channel
     """
 
     def __init__(self, channels: int):
         super().__init__()
-        self.channels = _positive_int(channels, "channels")
+        self.channels = checks.positive_int(channels, "channels")
         self.bias = nn.Parameter(torch.zeros(channels))
         self.log_scale = nn.Parameter(torch.zeros(channels))
         self.register_buffer("initialized", torch.tensor(False))
@@ -56,6 +59,11 @@ class ActNorm(nn.Module):
     def initialize(self, x):
         """Set b = mean, log_s = log std of x per channel (over batch and pixels)."""
         flat = x.transpose(0, 1).reshape(self.channels, -1)
+        if flat.shape[1] < 2:
+            raise ValueError(
+                f"ActNorm's data-dependent initialization needs >= 2 samples per channel to estimate a std, "
+                f"got a first batch of shape {tuple(x.shape)}: initialize it on a larger batch (in training mode)"
+            )
         self.bias.copy_(flat.mean(1))
         self.log_scale.copy_(torch.log(flat.std(1) + 1e-6))
         self.initialized.fill_(True)
@@ -80,12 +88,16 @@ class InvConv1x1(nn.Module):
     ``lu=True``: W = P L (U + diag(sign_s exp(log_s))) with P a fixed permutation, L unit lower-
     and U strictly upper-triangular; log|det W| = sum log_s costs O(C). Both start from the same
     random rotation. x: (B, C) or (B, C, H, W).
+
+    Example:
+        >>> conv = InvConv1x1(16, lu=True)
+        >>> y, log_det = conv(torch.randn(4, 16, 7, 7))      # log_det = 49 * sum log|s|, shape (4,)
     """
 
     def __init__(self, channels: int, lu: bool = False):
         super().__init__()
-        self.channels = _positive_int(channels, "channels")
-        self.lu = bool(lu)
+        self.channels = checks.positive_int(channels, "channels")
+        self.lu = checks.flag(lu, "lu")
         q, _ = torch.linalg.qr(torch.randn(channels, channels))
         if not self.lu:
             self.weight = nn.Parameter(q)
@@ -130,8 +142,9 @@ class Squeeze(nn.Module):
     """Space-to-depth: (B, C, H, W) -> (B, 4C, H/2, W/2), each 2x2 patch into channels; log|det J| = 0."""
 
     def forward(self, x):
-        if not torch.is_tensor(x) or x.ndim != 4:
-            raise ValueError(f"x must be images (B, C, H, W), got {tuple(getattr(x, 'shape', ()))}")
+        checks.tensor(x, "x")
+        if x.ndim != 4:
+            raise ValueError(f"x must be images (B, C, H, W), got {tuple(x.shape)}")
         b, c, h, w = x.shape
         if h % 2 or w % 2:
             raise ValueError(f"Squeeze needs an even height and width, got {h}x{w}")
@@ -139,8 +152,9 @@ class Squeeze(nn.Module):
         return y, x.new_zeros(b)
 
     def inverse(self, y):
-        if not torch.is_tensor(y) or y.ndim != 4 or y.shape[1] % 4:
-            raise ValueError(f"y must be images (B, 4C, H, W) with a channel count divisible by 4, got {tuple(getattr(y, 'shape', ()))}")
+        checks.tensor(y, "y")
+        if y.ndim != 4 or y.shape[1] % 4:
+            raise ValueError(f"y must be images (B, 4C, H, W) with a channel count divisible by 4, got {tuple(y.shape)}")
         b, c4, h, w = y.shape
         x = y.reshape(b, c4 // 4, 2, 2, h, w).permute(0, 1, 4, 2, 5, 3).reshape(b, c4 // 4, 2 * h, 2 * w)
         return x, y.new_zeros(b)
@@ -155,12 +169,16 @@ class MultiScale(nn.Module):
     resolution. The output has the input's shape, so a :class:`Flow` with a ``StandardNormal``
     of the image shape is the whole multi-scale model. log|det J| = log_det(before) + log_det(after).
     x: (B, C, H, W) -> (B, C, H, W) with H, W even.
+
+    Example:
+        >>> steps = lambda c, h: [AffineCoupling(checkerboard_mask(h, h, i % 2, c), (32,)) for i in range(2)]
+        >>> body = MultiScale(steps(1, 28), [MultiScale(steps(2, 14), steps(4, 7))])   # 28 -> 14 -> 7
     """
 
     def __init__(self, before: Sequence[nn.Module], after: Sequence[nn.Module] = ()):
         super().__init__()
-        self.before = Compose(before)
-        self.after = Compose(after)
+        self.before = Compose(before, event_ndim=3)
+        self.after = Compose(after, event_ndim=3)
         self.squeeze = Squeeze()
 
     @staticmethod

@@ -6,6 +6,8 @@ has an inverse in closed form: they are used where only the forward map is neede
 steps z_k = f_k(z_{k-1}) of a flow posterior in variational inference (log q_K(z_K) =
 log q_0(z_0) - sum_k log_det_k), or as the density direction of a ``Flow``
 (which then cannot ``sample``).
+
+References: Rezende & Mohamed, *Variational Inference with Normalizing Flows*, ICML 2015, Sec. 4.1.
 """
 
 from __future__ import annotations
@@ -16,22 +18,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .. import checks
+from .base import check_vectors
+
 __all__ = ["Planar", "Radial"]
 
 _SHIFT = math.log(math.e - 1)  # softplus(_SHIFT) = 1
-
-
-def _check_dim(dim) -> int:
-    if isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0:
-        raise ValueError(f"dim must be a positive int, got {dim!r}")
-    return dim
-
-
-def _check_input(x, dim, name="x"):
-    if not torch.is_tensor(x):
-        raise TypeError(f"{name} must be a tensor, got {type(x).__name__}")
-    if x.ndim != 2 or x.shape[1] != dim:
-        raise ValueError(f"{name} must have shape (B, {dim}), got {tuple(x.shape)}")
 
 
 class Planar(nn.Module):
@@ -42,11 +34,16 @@ class Planar(nn.Module):
     u_hat = u + (m(w^T u) - w^T u) w / ||w||^2 with m(a) = -1 + softplus(a + log(e - 1)), so it
     always is (the shift log(e - 1) makes m(0) = 0: a layer with w^T u = 0 is left as it is).
     x: (B, dim) -> (y: (B, dim), log_det: (B,)). No analytic inverse (see ``inverse``).
+
+    Example:
+        >>> q = Compose([Planar(2) for _ in range(8)])           # a flow posterior
+        >>> z, log_det = q(torch.randn(100, 2))                 # log q_K(z) = log q_0(z_0) - log_det
     """
 
     def __init__(self, dim: int, init_scale: float = 0.1):
         super().__init__()
-        self.dim = _check_dim(dim)
+        self.dim = checks.positive_int(dim, "dim")
+        init_scale = checks.non_negative_number(init_scale, "init_scale")
         self.u = nn.Parameter(init_scale * torch.randn(dim))
         self.w = nn.Parameter(init_scale * torch.randn(dim))
         self.b = nn.Parameter(torch.zeros(()))
@@ -57,7 +54,7 @@ class Planar(nn.Module):
         return self.u + (-1 + F.softplus(wu + _SHIFT) - wu) * self.w / (self.w @ self.w + 1e-12)
 
     def forward(self, x):
-        _check_input(x, self.dim)
+        check_vectors(x, self.dim)
         u = self.u_hat()
         a = x @ self.w + self.b  # (B,)
         h = torch.tanh(a)
@@ -84,7 +81,8 @@ class Radial(nn.Module):
 
     def __init__(self, dim: int, init_scale: float = 0.1):
         super().__init__()
-        self.dim = _check_dim(dim)
+        self.dim = checks.positive_int(dim, "dim")
+        init_scale = checks.non_negative_number(init_scale, "init_scale")
         self.z0 = nn.Parameter(init_scale * torch.randn(dim))
         self.a = nn.Parameter(torch.zeros(()))
         self.b = nn.Parameter(torch.zeros(()))
@@ -94,7 +92,7 @@ class Radial(nn.Module):
         return alpha, -alpha + F.softplus(self.b)
 
     def forward(self, x):
-        _check_input(x, self.dim)
+        check_vectors(x, self.dim)
         alpha, beta = self.alpha_beta()
         diff = x - self.z0
         r = diff.norm(dim=1)  # (B,)
