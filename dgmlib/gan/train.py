@@ -94,7 +94,8 @@ def train_gan(model: nn.Module, data, *, epochs: int, batch_size: int = 128, lr_
     Args:
         data: a tensor of training samples (GAN, BiGAN), or the pair ``(data_a, data_b)`` of a
             CycleGAN; on any device (batches move to the model's).
-        decay_lr: decay both learning rates linearly to 0 over the run (:func:`_decay_lr_linearly`).
+        decay_lr: decay both learning rates linearly to 0 over the T steps of the run,
+            lr_t = lr_0 max(0, 1 - t / T) (as WGAN-GP's code does).
         eval_fn, eval_every, progress, seed, checkpoint: as in :func:`dgmlib.training.fit`.
 
     Example:
