@@ -181,3 +181,20 @@ def test_layers_refuse_non_tensors_with_a_named_argument():
         MaskedAutoregressive(2).inverse([[0.0, 0.0]])
     with pytest.raises(TypeError, match="x must be a torch.Tensor, got ndarray"):
         Flow(StandardNormal(2), [Reverse()]).log_prob(torch.zeros(1, 2).numpy())
+
+
+def test_a_float64_batch_into_a_float32_flow_is_refused_with_the_dtypes():
+    from dgmlib.flows import realnvp_flow
+
+    flow = realnvp_flow(2, n_layers=2, hidden=(8,))
+    with pytest.raises(TypeError, match=r"x has dtype torch.float64 but the flow computes in torch.float32"):
+        flow.log_prob(torch.zeros(4, 2, dtype=torch.float64))
+    assert flow.double().log_prob(torch.zeros(4, 2, dtype=torch.float64)).dtype == torch.float64
+
+
+def test_iaf_step_without_context_is_not_conditional():
+    from dgmlib.vae import IAFStep
+
+    assert IAFStep(3).conditional is False and IAFStep(3, context_features=4).conditional is True
+    z, log_det = IAFStep(3)(torch.randn(5, 3))
+    assert z.shape == (5, 3) and log_det.shape == (5,)

@@ -151,6 +151,10 @@ class Flow(nn.Module):
             raise ValueError(
                 f"{name} must have shape (B, {', '.join(map(str, self.event_shape))}) for this flow, got {tuple(x.shape)}"
             )
+        dtype = next((p.dtype for p in self.parameters()), x.dtype)
+        if x.dtype != dtype:
+            raise TypeError(f"{name} has dtype {x.dtype} but the flow computes in {dtype}: "
+                            f"convert one of them ({name}.to({dtype}) or flow.to({x.dtype}))")
 
     def forward(self, x, context=None):
         self._check_x(x)

@@ -145,11 +145,10 @@ class IAFStep(nn.Module):
         >>> vae = make_vae(20, flows=flows, context_features=20)
     """
 
-    conditional = True  # Compose passes context= to it
-
     def __init__(self, dim: int, hidden=(64,), context_features: int | None = None):
         super().__init__()
         self.layer = MaskedAutoregressive(dim, hidden, direction="iaf", context_features=context_features)
+        self.conditional = self.layer.conditional  # Compose passes context= only to conditional layers
 
     def forward(self, z, context=None):
         return self.layer.inverse(z, context=context)
