@@ -15,7 +15,7 @@ import numbers
 import torch
 
 __all__ = [
-    "positive_int", "int_at_least", "number", "positive_number", "non_negative_number", "number_in",
+    "integer", "positive_int", "int_at_least", "number", "positive_number", "non_negative_number", "number_in",
     "flag", "one_of", "tensor", "floating_tensor", "finite_tensor", "same_shape", "in_unit_interval",
 ]
 
@@ -26,6 +26,13 @@ def _is_int(value) -> bool:
 
 def _is_number(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def integer(value, name: str, what: str = "an int") -> int:
+    """``value`` as an ``int`` (Python or NumPy integer; ``bool`` refused): a ``TypeError`` otherwise."""
+    if not _is_int(value):
+        raise TypeError(f"{name} must be {what}, got {type(value).__name__}")
+    return int(value)
 
 
 def positive_int(value, name: str) -> int:

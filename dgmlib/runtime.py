@@ -18,6 +18,8 @@ import random
 import numpy as np
 import torch
 
+from . import checks
+
 __all__ = ["get_device", "module_device", "seed_everything", "budget", "is_fast"]
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -92,9 +94,7 @@ def seed_everything(seed: int) -> int:
     Returns the seed, so a notebook can print what it used. Bit-for-bit reproducibility on a GPU
     further needs deterministic kernels; CPU runs on the same machine repeat exactly.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    seed = int(seed)
+    seed = checks.integer(seed, "seed")
     if not 0 <= seed < 2**32:
         raise ValueError(f"seed must be in [0, 2**32), got {seed}")
     random.seed(seed)

@@ -39,9 +39,10 @@ int >= 16, not only 64.
 
 import math
 from dataclasses import dataclass
-from numbers import Integral
 
 import torch
+
+from .. import checks
 
 _INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
 _CHUNK = 512  # images rendered at once: bounds memory to ~_CHUNK * size^2 floats per buffer
@@ -67,11 +68,7 @@ _SHAPES = (_square, _ellipse, _heart)  # inside-tests in body coordinates u = (u
 
 
 def _check_int(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
-    return int(value)
+    return checks.int_at_least(checks.integer(value, name), name, minimum)
 
 
 class DSprites:

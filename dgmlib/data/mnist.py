@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .. import checks
+
 __all__ = ["load_mnist", "mnist_source", "stochastic_binarize", "SPLITS"]
 
 SPLITS = ("train", "test")
@@ -131,8 +133,7 @@ def load_mnist(split: str = "train", binarize: bool = False, root=None) -> tuple
     """
     if not isinstance(split, str) or split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    if not isinstance(binarize, bool):
-        raise TypeError(f"binarize must be True or False, got {type(binarize).__name__}")
+    checks.flag(binarize, "binarize")
     folder, explicit = _resolve_root(root)
     raw = _full_mnist_dir(folder) if folder is not None else None
     if explicit and raw is None:

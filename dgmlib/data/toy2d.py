@@ -37,8 +37,7 @@ _DEFAULT_STD = {"8gaussians": 0.05, "25gaussians": 0.05}
 
 
 def _check_n(n) -> int:
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"n must be an int, got {type(n).__name__}")
+    n = checks.integer(n, "n")
     if n <= 0:
         raise ValueError(f"n must be a positive number of samples, got {n}")
     return n
@@ -47,9 +46,7 @@ def _check_n(n) -> int:
 def _generator(seed) -> torch.Generator | None:
     if seed is None:
         return None
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
-    return torch.Generator().manual_seed(seed)
+    return torch.Generator().manual_seed(checks.integer(seed, "seed", "an int or None"))
 
 
 def _check_name(name) -> str:
