@@ -152,7 +152,7 @@ class Flow(nn.Module):
                 f"{name} must have shape (B, {', '.join(map(str, self.event_shape))}) for this flow, got {tuple(x.shape)}"
             )
         dtype = next((p.dtype for p in self.parameters()), x.dtype)
-        if x.dtype != dtype:
+        if torch.promote_types(x.dtype, dtype) != dtype:  # a narrower x is promoted exactly; a wider one is refused
             raise TypeError(f"{name} has dtype {x.dtype} but the flow computes in {dtype}: "
                             f"convert one of them ({name}.to({dtype}) or flow.to({x.dtype}))")
 
