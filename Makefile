@@ -1,6 +1,7 @@
 # dgm-course: two commands on a fresh machine.
 #   make lab    set up .venv when missing, register the kernel, start JupyterLab on the course
 #   make test   set up .venv when missing, run the unit tests and every lecture/solution notebook
+#   make checkpoints [NAME=featurenet]   re-train the shipped checkpoints (all, or one) by their recipes
 # Variables: PYTHON (interpreter for the venv), LAB_ARGS (e.g. --no-browser --port=8899),
 #            TESTS (what pytest runs, default: everything), PYTEST_ARGS (extra pytest flags).
 
@@ -17,12 +18,13 @@ EXTRAS ?= dev,bench
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900
 
-.PHONY: help install kernel lab test notebooks bench clean distclean
+.PHONY: help install kernel lab test notebooks checkpoints bench clean distclean
 
 help:
 	@echo "make lab        start JupyterLab on the course (LAB_ARGS=--no-browser for a headless server)"
 	@echo "make test       unit tests + every notebook in lectures/ and solutions/ (fast run)"
 	@echo "make notebooks  re-run notebooks with the full budget and store their outputs (NB=path to pick)"
+	@echo "make checkpoints  re-train the shipped checkpoints by their recipes (NAME=featurenet to pick one)"
 	@echo "make bench      benchmarks against zuko, normflows, POT and scipy; tables in benchmarks/results/"
 	@echo "make install    only create .venv and install the course"
 	@echo "make clean      remove caches; make distclean also removes .venv"
@@ -47,6 +49,10 @@ test: $(STAMP)
 NB ?=
 notebooks: $(STAMP)
 	$(BIN)/python -m dgmlib.course run-notebooks $(NB)
+
+NAME ?=
+checkpoints: $(STAMP)
+	$(BIN)/python -m dgmlib.pretrained train $(NAME)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

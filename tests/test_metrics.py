@@ -210,28 +210,3 @@ def test_feature_net_shapes_and_probabilities():
     assert torch.allclose(out["probs"], net.probs(x), atol=1e-6)
 
 
-def test_feature_net_is_trained_once_then_loaded_from_the_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("DGMLIB_CACHE", str(tmp_path))
-    monkeypatch.setenv("DGMLIB_FAST", "1")
-    first = feature_net("cpu", progress=False)
-    files = list(tmp_path.iterdir())
-    assert len(files) == 1 and files[0].name.startswith("featurenet-v1-") and files[0].suffix == ".pt"
-    second = feature_net("cpu")
-    for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items()):
-        assert torch.equal(a, b), name
-    from dgmlib.data import load_mnist
-
-    x, y = load_mnist("test")
-    accuracy = (embed(second, x)["probs"].argmax(1) == y).float().mean()
-    assert accuracy > 0.8  # one epoch: a usable, if rough, classifier
-
-
-def test_full_feature_net_classifies_more_than_97_percent_of_the_test_digits(monkeypatch):
-    # the full-size model the lecture uses; trained once (tens of seconds) into the user's cache
-    monkeypatch.setenv("DGMLIB_FAST", "0")
-    from dgmlib.data import load_mnist
-
-    net = feature_net("cpu", progress=False)
-    x, y = load_mnist("test")
-    accuracy = (embed(net, x)["probs"].argmax(1) == y).float().mean()
-    assert accuracy > 0.97

@@ -9,15 +9,15 @@ Rooms, one idea each:
 - ``inception``: :func:`inception_score`.
 - ``precision_recall``: :func:`precision_recall` (k-NN manifolds), :func:`knn_radii`.
 - ``feature_net``: :class:`FeatureNet`, a small MNIST classifier whose features and class
-  probabilities the scores use; :func:`feature_net` trains it once and caches it on disk (no
-  pretrained Inception network is downloaded); :func:`embed` runs it over images.
+  probabilities the scores use; :func:`feature_net` loads the checkpoint the course ships
+  (``dgmlib.pretrained``; no Inception network is downloaded); :func:`embed` runs it over images.
 
 Every score refuses features with NaN or inf (a ``ValueError`` naming the argument): a score of
 broken features would look like a normal number.
 """
 
 from .coverage import mode_coverage
-from .feature_net import FEATURE_NET_VERSION, FeatureNet, cache_dir, embed, feature_net
+from .feature_net import FeatureNet, embed, feature_net, train_feature_net
 from .frechet import fid, frechet_distance, gaussian_stats, trace_sqrt_product
 from .inception import inception_score
 from .precision_recall import knn_radii, precision_recall
@@ -33,6 +33,6 @@ __all__ = [
     "knn_radii",
     "FeatureNet",
     "feature_net",
-    "cache_dir",
+    "train_feature_net",
     "embed",
 ]

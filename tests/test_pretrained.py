@@ -1,0 +1,80 @@
+"""The shipped checkpoints: each loads, re-measures its manifest figures, and its recipe still runs."""
+
+import pytest
+import torch
+
+from dgmlib import pretrained
+from dgmlib.pretrained.__main__ import main as cli_main
+from dgmlib.pretrained.__main__ import train
+
+NAMES = sorted(pretrained.RECIPES)
+FIELDS = {"command", "seed", "device", "threads", "torch", "train_seconds", "data", "fast", "figures", "dtype", "sha256"}
+
+
+def test_every_recipe_has_a_shipped_checkpoint_and_a_full_manifest_entry():
+    entries = pretrained.manifest()
+    assert sorted(entries) == NAMES
+    for name, entry in entries.items():
+        assert FIELDS <= set(entry), f"{name}: missing {FIELDS - set(entry)}"
+        assert entry["command"] == f"make checkpoints NAME={name}" and entry["fast"] is False
+        assert (pretrained.WEIGHTS / f"{name}.pt").exists()
+    total = sum(f.stat().st_size for f in pretrained.WEIGHTS.glob("*.pt"))
+    assert total < 40e6  # all checkpoints together at most 40 MB
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shipped_checkpoint_reaches_its_manifest_figures(name):
+    """A checkpoint that no longer matches its code (architecture, data, measurement) fails here."""
+    import hashlib
+
+    entry = pretrained.manifest()[name]
+    assert hashlib.sha256((pretrained.WEIGHTS / f"{name}.pt").read_bytes()).hexdigest() == entry["sha256"]
+    model = pretrained.load(name, "cpu")
+    assert not model.training
+    figures = pretrained.RECIPES[name].measure(model)
+    for key, value in entry["figures"].items():
+        assert figures[key] == pytest.approx(value, rel=pretrained.RECIPES[name].tolerance), key
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_recipe_runs_at_test_size_and_what_it_writes_loads(name, tmp_path):
+    entry = train(name, fast=True, out=tmp_path)
+    assert entry["fast"] is True and entry["threads"] == pretrained.RECIPES[name].threads
+    assert pretrained.manifest(tmp_path)[name]["figures"] == entry["figures"]
+    model = pretrained.load(name, "cpu", folder=tmp_path)
+    shipped = pretrained.load(name, "cpu")
+    assert [k for k in model.state_dict()] == [k for k in shipped.state_dict()]
+
+
+def test_the_featurenet_recipe_repeats_bit_for_bit(tmp_path):
+    """Same seed, same thread count: the same weights, so `make checkpoints` reproduces the file."""
+    train("featurenet", fast=True, out=tmp_path / "a")
+    train("featurenet", fast=True, out=tmp_path / "b")
+    assert pretrained.manifest(tmp_path / "a")["featurenet"]["sha256"] == \
+        pretrained.manifest(tmp_path / "b")["featurenet"]["sha256"]
+
+
+def test_load_and_the_command_line_explain_bad_names(tmp_path, capsys):
+    with pytest.raises(ValueError, match=r"name must be one of \('featurenet',"):
+        pretrained.load("mnist_gann")
+    with pytest.raises(FileNotFoundError, match="make checkpoints NAME=featurenet"):
+        pretrained.load("featurenet", folder=tmp_path)
+    with pytest.raises(SystemExit):
+        cli_main(["train", "nope"])
+    assert "unknown checkpoint nope" in capsys.readouterr().err
+
+
+def test_feature_net_is_the_shipped_checkpoint_unless_retrained(monkeypatch):
+    from dgmlib.data import load_mnist
+    from dgmlib.metrics import embed, feature_net
+
+    net = feature_net("cpu")
+    shipped = pretrained.load("featurenet", "cpu")
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), shipped.state_dict().values()))
+    x, y = load_mnist("test")
+    assert (embed(net, x)["probs"].argmax(1) == y).float().mean() > 0.97
+    monkeypatch.setenv("DGMLIB_FAST", "1")
+    state = torch.get_rng_state()
+    fresh = feature_net("cpu", retrain=True, progress=False)  # one epoch now: a usable, if rough, classifier
+    assert torch.equal(torch.get_rng_state(), state)  # training does not disturb the caller's random stream
+    assert (embed(fresh, x)["probs"].argmax(1) == y).float().mean() > 0.8
