@@ -4,7 +4,8 @@ Modules are named after the ideas of the course: ``runtime`` (device, seed, run 
 (offline data sets), ``training`` (the one training loop), ``plotting`` (the course's pictures),
 ``gaussian`` (Gaussian log-densities, KL, reparameterization), ``nets`` (the MLP builder),
 ``checks`` (argument checks), and one per family or topic: ``vae``, ``gan``, ``flows``,
-``divergences``, ``metrics``, ``disentanglement``, ``widgets``. Submodules load on first use:
+``divergences``, ``metrics``, ``disentanglement``, ``widgets``; ``pretrained`` holds the shipped
+checkpoints. Submodules load on first use:
 ``import dgmlib`` stays fast.
 
 The course's own tooling (course map, notebook runner, lab generator, grader and its hidden
@@ -20,7 +21,7 @@ __all__ = ["budget", "get_device", "is_fast", "seed_everything", "__version__"]
 
 _SUBMODULES = {
     "runtime", "data", "training", "plotting", "gaussian", "nets", "checks",
-    "vae", "gan", "flows", "divergences", "metrics", "disentanglement", "widgets",
+    "vae", "gan", "flows", "divergences", "metrics", "disentanglement", "widgets", "pretrained",
 }
 
 
