@@ -88,6 +88,19 @@ def module_device(module: torch.nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+def module_dtype(module: torch.nn.Module) -> torch.dtype:
+    """The dtype a module computes in: that of its first parameter, else of its first floating
+    buffer, else torch's default. Models compare a batch's dtype with it before computing."""
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    for tensor in module.parameters():
+        return tensor.dtype
+    for tensor in module.buffers():
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return torch.get_default_dtype()
+
+
 def seed_everything(seed: int) -> int:
     """Seed Python's ``random``, NumPy and torch (CPU and every CUDA device) with ``seed``.
 

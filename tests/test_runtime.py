@@ -102,3 +102,18 @@ def test_module_device_follows_parameters_then_buffers():
     assert module_device(nn.ReLU()) == torch.device("cpu")
     with pytest.raises(TypeError, match="module must be a torch.nn.Module"):
         module_device(torch.ones(1))
+
+
+def test_module_dtype_follows_parameters_then_floating_buffers():
+    from torch import nn
+
+    from dgmlib.runtime import module_dtype
+
+    assert module_dtype(nn.Linear(2, 2).double()) == torch.float64
+    holder = nn.Module()
+    holder.register_buffer("count", torch.zeros(1, dtype=torch.int64))
+    holder.register_buffer("scale", torch.zeros(1, dtype=torch.float16))
+    assert module_dtype(holder) == torch.float16
+    assert module_dtype(nn.Module()) == torch.get_default_dtype()
+    with pytest.raises(TypeError, match="module must be a torch.nn.Module, got str"):
+        module_dtype("net")

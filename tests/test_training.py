@@ -307,3 +307,36 @@ def test_compiled_training_follows_the_eager_trajectory():
     assert compiled["loss"] == pytest.approx(eager["loss"], abs=1e-4)
     assert torch.allclose(compiled.params, eager.params, atol=1e-4)
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 2  # the loss (x2 shapes) and the update
+
+
+def test_run_steps_logs_one_record_per_full_batch_step_and_guards_nan():
+    from dgmlib.training import run_steps
+
+    model = GaussianFit()
+    x = _data(256)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def update():
+        loss = model.loss(x)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return {"loss": loss.detach()}
+
+    history = run_steps(model, update, steps=5, optimizers=[opt])
+    assert history.epochs("loss") == [1, 2, 3, 4, 5] and history["loss"][-1] < history["loss"][0]
+    with pytest.raises(TrainingDiverged, match=r"loss = nan at epoch 1, step 1"):
+        run_steps(model, lambda: {"loss": float("nan")}, steps=2)
+    with pytest.raises(ValueError, match="steps must be a positive int, got 0"):
+        run_steps(model, update, steps=0)
+
+
+def test_linear_decay_reaches_zero_at_the_end_of_the_run():
+    from dgmlib.training.schedule import linear_decay
+
+    opts = [torch.optim.SGD(GaussianFit().parameters(), lr=0.1), torch.optim.SGD(GaussianFit().parameters(), lr=0.3)]
+    seen = []
+    for t in range(5):
+        linear_decay(opts, (0.1, 0.3), t, 4)
+        seen += [o.param_groups[0]["lr"] for o in opts]
+    assert seen == pytest.approx([0.1, 0.3, 0.075, 0.225, 0.05, 0.15, 0.025, 0.075, 0.0, 0.0])

@@ -154,7 +154,7 @@ def train_f_critic(critic: torch.nn.Module, x_pi: torch.Tensor, x_p: torch.Tenso
         Nowozin et al., "f-GAN: Training Generative Neural Samplers using Variational Divergence
         Minimization", NeurIPS 2016 (arXiv:1606.00709).
     """
-    from ..training import run_epochs
+    from ..training import run_steps
 
     div = f_divergence(divergence)
     steps = checks.positive_int(steps, "steps")
@@ -169,14 +169,13 @@ def train_f_critic(critic: torch.nn.Module, x_pi: torch.Tensor, x_p: torch.Tenso
     def value():
         return div.bound(critic(x_pi).reshape(len(x_pi)), critic(x_p).reshape(len(x_p)))
 
-    def update(_):
+    def update():
         bound = value()
         opt.zero_grad(set_to_none=True)
         (-bound).backward()
         opt.step()
         return {"bound": bound.detach()}
 
-    ticks = torch.zeros(1, 1, device=x_pi.device)  # one "epoch" per step: the engine's NaN guard and history
-    history = run_epochs(critic, ticks, update, epochs=steps, batch_size=1, optimizers=[opt], progress=progress)
+    history = run_steps(critic, update, steps=steps, optimizers=[opt], progress=progress)
     with torch.no_grad():
         return value(), history

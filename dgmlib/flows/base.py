@@ -21,6 +21,7 @@ from torch import nn
 
 from .. import checks
 from ..gaussian import log_normal_std
+from ..runtime import module_dtype
 from .compose import Compose
 
 __all__ = ["Flow", "StandardNormal", "DiagonalGaussian", "bits_per_dim"]
@@ -151,8 +152,9 @@ class Flow(nn.Module):
             raise ValueError(
                 f"{name} must have shape (B, {', '.join(map(str, self.event_shape))}) for this flow, got {tuple(x.shape)}"
             )
-        dtype = next((p.dtype for p in self.parameters()), x.dtype)
-        if torch.promote_types(x.dtype, dtype) != dtype:  # a narrower x is promoted exactly; a wider one is refused
+        dtype = module_dtype(self)
+        if next(self.parameters(), None) is not None and torch.promote_types(x.dtype, dtype) != dtype:
+            # a narrower x is promoted exactly (float32 into a float64 flow); a wider one would meet a matmul error
             raise TypeError(f"{name} has dtype {x.dtype} but the flow computes in {dtype}: "
                             f"convert one of them ({name}.to({dtype}) or flow.to({x.dtype}))")
 

@@ -8,7 +8,6 @@ Per batch: one discriminator (critic) step on ``d_loss(batch)["loss"]``, then, e
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
@@ -17,24 +16,13 @@ from torch import nn
 from .. import checks
 from ..training import History
 from ..training.batches import check_data, num_batches
-from ..training.engine import run_epochs
-from ..training.history import TrainingDiverged
-from ..training.step import loss_terms, scalar
+from ..training.engine import run_epochs, run_steps
+from ..training.schedule import linear_decay
+from ..training.step import loss_terms, objective
 from .lipschitz import clip_weights, gradient_penalty
 from .losses import LOSS_KINDS, _smoothing, discriminator_loss
 
 __all__ = ["train_gan", "train_critic"]
-
-
-def _decay_lr_linearly(optimizers, base_lrs, step: int, total_steps: int) -> None:
-    """lr_t = lr_0 max(0, 1 - t / T) for every optimizer (as WGAN-GP's code does): the last updates refine.
-
-    ``step`` t counts from 0; ``base_lrs`` are the lr_0 of ``optimizers``, in the same order.
-    """
-    scale = max(0.0, 1.0 - step / total_steps)
-    for optimizer, lr in zip(optimizers, base_lrs):
-        for group in optimizer.param_groups:
-            group["lr"] = lr * scale
 
 
 def _player_step(terms, optimizer: torch.optim.Optimizer, after_step: Callable | None, name: str) -> dict:
@@ -44,12 +32,7 @@ def _player_step(terms, optimizer: torch.optim.Optimizer, after_step: Callable |
     (``"d_loss"``, ``"g_loss"``) names the term in messages. Returns the terms detached, for the log.
     """
     terms = loss_terms(terms, f"{name}(x)")
-    loss = terms["loss"]
-    if not torch.is_tensor(loss) or loss.numel() != 1:
-        raise TypeError(f"the 'loss' term of {name}(x) must be a scalar tensor (reduce over the batch first)")
-    value = scalar(loss)
-    if not math.isfinite(value):
-        raise TrainingDiverged(name, value)  # before the update: the weights stay finite
+    loss = objective(terms, f"{name}(x)", name)  # a finite scalar, checked before the update
     params = [p for group in optimizer.param_groups for p in group["params"] if p.requires_grad]
     optimizer.zero_grad(set_to_none=True)
     loss.backward(inputs=params)
@@ -120,7 +103,7 @@ def train_gan(model: nn.Module, data, *, epochs: int, batch_size: int = 128, lr_
         t = state["step"]
         state["step"] += 1
         if total is not None:
-            _decay_lr_linearly((opt_g, opt_d), (lr_g, lr_d), t, total)
+            linear_decay((opt_g, opt_d), (lr_g, lr_d), t, total)
         d_terms = _player_step(model.d_loss(batch), opt_d, after_d, "d_loss")
         if t % n_critic == 0:
             g_terms = _player_step(model.g_loss(batch), opt_g, after_g, "g_loss")
@@ -168,7 +151,7 @@ def train_critic(critic: nn.Module, x_pi: torch.Tensor, x_p: torch.Tensor, *, st
     opt = torch.optim.Adam(critic.parameters(), lr=lr, betas=betas)
     m = min(len(x_pi), len(x_p))
 
-    def update(_):
+    def update():
         d_real, d_fake = critic(x_pi), critic(x_p)
         loss = discriminator_loss(d_real, d_fake, kind, label_smoothing)
         if gp_weight:
@@ -181,9 +164,7 @@ def train_critic(critic: nn.Module, x_pi: torch.Tensor, x_p: torch.Tensor, *, st
             clip_weights(critic, clip_value)
         return {"loss": loss.detach(), "value": -discriminator_loss(d_real.detach(), d_fake.detach(), kind)}
 
-    # one "epoch" per step: the engine brings the progress bar and the NaN guard
-    ticks = torch.zeros(1, 1, device=x_pi.device)
-    history = run_epochs(critic, ticks, update, epochs=steps, batch_size=1, optimizers=[opt], progress=progress)
+    history = run_steps(critic, update, steps=steps, optimizers=[opt], progress=progress)
     with torch.no_grad():
         value = -discriminator_loss(critic(x_pi), critic(x_p), kind)
     return value, history

@@ -54,20 +54,17 @@ def train_feature_net(net: FeatureNet, x: torch.Tensor, y: torch.Tensor, *, epoc
 
     ``lr_t = lr (1 - t / T)`` over the ``T`` steps of ``epochs`` epochs; returns ``net`` trained.
     """
-    from ..training import run_epochs
+    from ..training import run_epochs, train_step
+    from ..training.schedule import linear_decay
 
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     total, done = checks.positive_int(epochs, "epochs") * math.ceil(len(x) / batch_size), [0]
+    step = train_step(net, opt, loss_fn=lambda m, b: m.loss(*b[:2]))
 
     def update(batch):
-        for group in opt.param_groups:
-            group["lr"] = lr * (1 - done[0] / total)
+        linear_decay([opt], [lr], done[0], total)
         done[0] += 1
-        terms = net.loss(*batch[:2])
-        opt.zero_grad(set_to_none=True)
-        terms["loss"].backward()
-        opt.step()
-        return {k: v.detach() for k, v in terms.items()}
+        return step(batch)
 
     run_epochs(net, (x, y), update, epochs=epochs, batch_size=batch_size, optimizers=[opt], seed=0, progress=progress)
     return net

@@ -12,13 +12,14 @@ engine (:func:`run_epochs`: progress bar, history, evaluation hook, divergence g
 checkpoints). :func:`train_step` is fit's update on its own, for loops of your own.
 
 Rooms: ``history`` (History, TrainingDiverged), ``batches`` (data in, batches out), ``step``
-(the contract and one update), ``engine`` (the epochs), ``fit`` (fit, evaluate).
+(the contract and one update), ``engine`` (the epochs; ``run_steps`` for full-batch loops),
+``schedule`` (learning-rate decay), ``fit`` (fit, evaluate).
 """
 
 from .batches import batches
-from .engine import run_epochs
+from .engine import run_epochs, run_steps
 from .fit import evaluate, fit
 from .history import History, TrainingDiverged
 from .step import train_step
 
-__all__ = ["fit", "train_step", "evaluate", "run_epochs", "History", "TrainingDiverged", "batches"]
+__all__ = ["fit", "train_step", "evaluate", "run_epochs", "run_steps", "History", "TrainingDiverged", "batches"]

@@ -25,7 +25,7 @@ from .batches import check_data, iterate, num_batches, to_device
 from .history import History, TrainingDiverged
 from .step import scalar
 
-__all__ = ["run_epochs"]
+__all__ = ["run_epochs", "run_steps"]
 
 
 def _where(epoch: int, step: int, global_step: int) -> str:
@@ -165,3 +165,15 @@ def run_epochs(model: nn.Module, data, update: Callable, *, epochs: int, batch_s
             bar.close()
         model.eval()
     return history
+
+
+def run_steps(model: nn.Module, update: Callable, *, steps: int, optimizers=(), progress: bool | None = None) -> History:
+    """Full-batch training: ``steps`` calls of ``update() -> dict``, one History record per step.
+
+    For loops on fixed samples (a critic between two clouds): the same log, NaN guard and progress
+    bar as :func:`run_epochs`, each step being one "epoch" of a single dummy batch.
+    """
+    steps = checks.positive_int(steps, "steps")
+    tick = torch.zeros(1, 1, device=module_device(model))
+    return run_epochs(model, tick, lambda _: update(), epochs=steps, batch_size=1, optimizers=optimizers,
+                      progress=progress)

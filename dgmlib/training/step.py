@@ -18,7 +18,7 @@ from .. import checks
 from .batches import first_tensor
 from .history import TrainingDiverged
 
-__all__ = ["train_step", "check_trainable", "loss_terms", "scalar"]
+__all__ = ["train_step", "check_trainable", "loss_terms", "objective", "scalar"]
 
 
 def scalar(value) -> float:
@@ -51,6 +51,22 @@ def loss_terms(out, where: str) -> dict:
             f"{where} must return a dict whose first key is 'loss' (the scalar to minimize), got keys {list(out)}"
         )
     return dict(out)
+
+
+def objective(terms: dict, where: str, name: str = "loss") -> torch.Tensor:
+    """``terms["loss"]``, checked: a scalar tensor with a finite value, before any update is applied.
+
+    Raises ``TypeError`` for a non-scalar (``where`` names the call that returned it) and
+    :class:`TrainingDiverged` (naming ``name``) for NaN or inf, so the weights stay finite.
+    """
+    loss = terms["loss"]
+    if not torch.is_tensor(loss) or loss.numel() != 1:
+        raise TypeError(f"the 'loss' term must be a scalar tensor (reduce over the batch first); {where} returned "
+                        f"{'shape ' + str(tuple(loss.shape)) if torch.is_tensor(loss) else type(loss).__name__}")
+    value = scalar(loss)
+    if not math.isfinite(value):
+        raise TrainingDiverged(name, value)
+    return loss
 
 
 def _compute(model, loss_fn):
@@ -96,14 +112,9 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, *, loss_fn: C
 
     def step(batch):
         terms = loss_terms(compute(model, batch), where)
-        objective = terms["loss"]
-        if not torch.is_tensor(objective) or objective.numel() != 1:
-            raise TypeError("the 'loss' term must be a scalar tensor (reduce over the batch first)")
-        value = scalar(objective)
-        if not math.isfinite(value):
-            raise TrainingDiverged("loss", value)
+        loss = objective(terms, where)
         optimizer.zero_grad(set_to_none=True)
-        objective.backward()
+        loss.backward()
         if grad_clip is not None:
             nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         update()

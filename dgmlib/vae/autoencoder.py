@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .inputs import check_x, module_dtype
+from ..runtime import module_dtype
+from .inputs import check_x
 from .likelihoods import log_bernoulli
 
 __all__ = ["Autoencoder"]

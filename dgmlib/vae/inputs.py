@@ -13,18 +13,9 @@ from torch import nn
 
 from .. import checks
 
-__all__ = ["check_x", "module_dtype"]
+__all__ = ["check_x"]
 
 BERNOULLI_HINT = "; rescale the data or use likelihood='gaussian'"
-
-
-def module_dtype(module: nn.Module) -> torch.dtype:
-    """The dtype a module computes in: that of its first parameter (or buffer), else torch's default."""
-    for t in module.parameters():
-        return t.dtype
-    for t in module.buffers():
-        return t.dtype
-    return torch.get_default_dtype()
 
 
 def check_x(x, *, shape: Sequence[int] | None = None, dtype: torch.dtype | None = None,

@@ -18,9 +18,9 @@ from torch import nn
 from .. import checks
 from ..flows import Compose
 from ..gaussian import kl_normal_std, log_mean_exp, log_normal, log_normal_std, reparameterize
-from ..runtime import module_device
+from ..runtime import module_device, module_dtype
 from .evaluation import importance_log_prob
-from .inputs import check_x, module_dtype
+from .inputs import check_x
 from .likelihoods import LIKELIHOODS, log_bernoulli, log_gaussian
 
 __all__ = ["VAE"]
