@@ -14,10 +14,10 @@ checks) lives in ``dgmlib.course``, which ``import dgmlib`` never loads: import 
 
 import importlib
 
-from .runtime import budget, get_device, is_fast, seed_everything
+from .runtime import budget, get_device, is_fast, seed_everything, train_yourself
 
 __version__ = "0.1.0"
-__all__ = ["budget", "get_device", "is_fast", "seed_everything", "__version__"]
+__all__ = ["budget", "get_device", "is_fast", "seed_everything", "train_yourself", "__version__"]
 
 _SUBMODULES = {
     "runtime", "data", "training", "plotting", "gaussian", "nets", "checks",

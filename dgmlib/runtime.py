@@ -8,6 +8,10 @@ Three environment variables steer every notebook without editing it:
   seconds instead of minutes. The test run (``make test``) sets it; students leave it unset.
 - ``DGMLIB_DATA``: a folder with torchvision's MNIST files, for the full 60k/10k MNIST
   (see :func:`dgmlib.data.load_mnist`).
+- ``DGMLIB_TRAIN``: ``1`` makes :func:`train_yourself` true: notebooks then train their image-scale
+  models at full length instead of loading the shipped checkpoints (see :mod:`dgmlib.pretrained`).
+- ``DGMLIB_NO_TRAIN``: ``1`` (tests only) turns every optimizer update into a no-op, so each model
+  stays as initialized: the test that proves the notebooks' ``trained-check`` cells can fail.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import torch
 
 from . import checks
 
-__all__ = ["get_device", "module_device", "seed_everything", "budget", "is_fast"]
+__all__ = ["get_device", "module_device", "seed_everything", "budget", "is_fast", "train_yourself",
+           "training_disabled"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -116,14 +121,62 @@ def seed_everything(seed: int) -> int:
     return seed
 
 
-def is_fast() -> bool:
-    """True when ``DGMLIB_FAST`` asks for the short test-sized run (``1``/``true``/``yes``/``on``)."""
-    value = os.environ.get("DGMLIB_FAST", "").strip().lower()
+def _env_flag(name: str) -> bool:
+    value = os.environ.get(name, "").strip().lower()
     if value in _TRUE:
         return True
     if value in _FALSE:
         return False
-    raise ValueError(f"DGMLIB_FAST={value!r} is not understood; expected 1 or 0 (or unset)")
+    raise ValueError(f"{name}={value!r} is not understood; expected 1 or 0 (or unset)")
+
+
+def is_fast() -> bool:
+    """True when ``DGMLIB_FAST`` asks for the short test-sized run (``1``/``true``/``yes``/``on``)."""
+    return _env_flag("DGMLIB_FAST")
+
+
+def train_yourself() -> bool:
+    """True when ``DGMLIB_TRAIN=1``: train the image-scale models at full length instead of loading
+    their checkpoints. A notebook reads it once at the top, ``TRAIN = train_yourself()``, and a
+    student may set ``TRAIN = True`` there instead."""
+    return _env_flag("DGMLIB_TRAIN")
+
+
+def training_disabled() -> bool:
+    """True when ``DGMLIB_NO_TRAIN=1`` (a test-only knob): every optimizer step is then a no-op."""
+    return _env_flag("DGMLIB_NO_TRAIN")
+
+
+def _drop_gradients(optimizer, args, kwargs):
+    # every torch optimizer skips a parameter whose .grad is None: no update, no weight decay
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            p.grad = None
+
+
+_NO_TRAIN_HOOK = None
+
+
+def apply_training_switch() -> bool:
+    """Install (or remove) the global optimizer pre-step hook that ``DGMLIB_NO_TRAIN=1`` asks for.
+
+    Runs on ``import dgmlib``; returns whether training is now off. With it on, any training loop
+    (``fit``, ``train_gan``, a hand-written ``opt.step()``) leaves the weights as they were, which
+    is how the tests check that an assert tagged ``trained-check`` fails on an untrained model.
+    """
+    global _NO_TRAIN_HOOK
+    off = training_disabled()
+    if off and _NO_TRAIN_HOOK is None:
+        from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+        _NO_TRAIN_HOOK = register_optimizer_step_pre_hook(_drop_gradients)
+    elif not off and _NO_TRAIN_HOOK is not None:
+        _NO_TRAIN_HOOK.remove()
+        _NO_TRAIN_HOOK = None
+    return off
+
+
+apply_training_switch()
 
 
 def budget(full, fast):

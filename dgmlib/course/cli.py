@@ -4,6 +4,7 @@
     python -m dgmlib.course run-notebooks [PATH...]  # full run, outputs stored in place
     python -m dgmlib.course make-labs [--check]      # labs/ (student versions) from solutions/
     python -m dgmlib.course grade PATH... [--csv gradebook.csv] [--jobs N]   # grade submissions
+    python -m dgmlib.course trained-checks [PATH...] # training off: every trained-check cell must fail
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     labs = sub.add_parser("make-labs", help="generate the student labs/ from solutions/ (see dgmlib.course.labs)")
     labs.add_argument("--check", action="store_true", help="write nothing; exit 1 when labs/ is out of date")
     sub.add_parser("grade", help="grade submitted lab notebooks (`python -m dgmlib.course grade --help`)")
+    checks = sub.add_parser("trained-checks", help="run notebooks with training off: every trained-check cell must fail")
+    checks.add_argument("paths", nargs="*", help="notebooks or folders (default: lectures/ and solutions/)")
     return parser
 
 
@@ -71,4 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "make-labs":
         return _make_labs(args.check)
+    if args.command == "trained-checks":
+        from .notebooks import notebook_paths
+        from .trained_checks import main as trained_checks
+
+        return trained_checks([str(p) for p in notebook_paths(args.paths)])
     return _run_notebooks(parser, args.paths, args.timeout)

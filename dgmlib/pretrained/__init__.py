@@ -13,7 +13,8 @@ Example:
     >>> pretrained.manifest()["featurenet"]["figures"]
 """
 
-from .recipes import RECIPES, Recipe
+from .recipe import Recipe
+from .recipes import RECIPES
 from .store import WEIGHTS, load, manifest, save
 
 __all__ = ["load", "manifest", "save", "RECIPES", "Recipe", "WEIGHTS"]

