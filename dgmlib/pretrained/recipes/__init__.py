@@ -1,16 +1,27 @@
 """Every shipped checkpoint's recipe, one file per model: ``RECIPES[name]``.
 
-A new checkpoint is a new module here with a ``RECIPE`` (see :class:`dgmlib.pretrained.Recipe`)
-and one line below; ``make checkpoints NAME=name`` then trains it.
+A checkpoint named ``name`` is the module ``recipes/name.py`` defining ``RECIPE`` (a
+:class:`dgmlib.pretrained.Recipe`); modules without one (shared helpers) are skipped. Adding a
+file is all it takes: ``make checkpoints NAME=name`` then trains it.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from ..recipe import Recipe
-from . import featurenet
 
 __all__ = ["RECIPES"]
 
-RECIPES: dict[str, Recipe] = {
-    "featurenet": featurenet.RECIPE,
-}
+
+def _discover() -> dict[str, Recipe]:
+    found = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        recipe = getattr(importlib.import_module(f"{__name__}.{info.name}"), "RECIPE", None)
+        if isinstance(recipe, Recipe):
+            found[info.name] = recipe
+    return found
+
+
+RECIPES: dict[str, Recipe] = _discover()
