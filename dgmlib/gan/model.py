@@ -10,6 +10,8 @@ knows nothing else about the model.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
@@ -54,6 +56,10 @@ class GAN(nn.Module):
             the discriminator's ``features`` (its last hidden layer) instead of its loss.
         historical_averaging: weight of ``||theta - (1/T) sum_t theta_t||^2``, added to both
             players' losses; the running means start at the parameters of the first step.
+        ema_decay: beta of an exponential moving average of the generator's weights,
+            ``theta_ema <- beta theta_ema + (1 - beta) theta`` after every generator step (buffers,
+            e.g. batch-norm statistics, are copied). ``sample`` then draws from ``generator_ema``,
+            a copy of G that no optimizer touches; ``None`` (default) keeps no average.
 
     Example:
         >>> G = MLPGenerator(2, 2, hidden=(128, 128), batch_norm=False, output=None)
@@ -67,11 +73,13 @@ class GAN(nn.Module):
         Gulrajani et al., Improved Training of Wasserstein GANs, NeurIPS 2017 (gp_weight).
         Salimans et al., Improved Techniques for Training GANs, NeurIPS 2016, Sec. 3.1, 3.3, 3.4
         (feature_matching, historical_averaging, label_smoothing).
+        Yazici et al., The Unusual Effectiveness of Averaging in GAN Training, ICLR 2019 (ema_decay).
     """
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, latent_dim: int,
                  kind: str = "non_saturating", *, gp_weight: float = 0.0, clip_value: float | None = None,
-                 label_smoothing: float = 0.0, feature_matching: bool = False, historical_averaging: float = 0.0):
+                 label_smoothing: float = 0.0, feature_matching: bool = False, historical_averaging: float = 0.0,
+                 ema_decay: float | None = None):
         super().__init__()
         self.generator = generator
         self.discriminator = discriminator
@@ -85,6 +93,10 @@ class GAN(nn.Module):
             raise TypeError("feature_matching needs a discriminator with a features(x) method")
         self.historical_averaging = checks.non_negative_number(historical_averaging, "historical_averaging")
         self._averages: dict[str, _RunningMean] = {}
+        self.ema_decay = None if ema_decay is None else checks.number_in(ema_decay, "ema_decay", 0, 1, closed="left")
+        self.generator_ema = None
+        if self.ema_decay is not None:
+            self.generator_ema = copy.deepcopy(generator).requires_grad_(False)
 
     @property
     def device(self) -> torch.device:
@@ -97,9 +109,9 @@ class GAN(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, z: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` samples G(z) (or G of the given ``z``), without gradients."""
+        """``n`` samples G(z) (or G of the given ``z``), without gradients; G is ``generator_ema`` when kept."""
         z = self.prior(n, generator) if z is None else z.to(self.device)
-        return self.generator(z)
+        return (self.generator if self.generator_ema is None else self.generator_ema)(z)
 
     def generator_parameters(self):
         return list(self.generator.parameters())
@@ -156,9 +168,25 @@ class GAN(nn.Module):
             self._average("discriminator").update()
 
     def after_g_step(self) -> None:
-        """The generator's running mean (``historical_averaging``)."""
+        """The generator's running mean (``historical_averaging``), then its moving average (``ema_decay``)."""
         if self.historical_averaging:
             self._average("generator").update()
+        if self.generator_ema is not None:
+            self._update_ema()
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        """theta_ema <- beta theta_ema + (1 - beta) theta for every parameter; buffers copied."""
+        for p_ema, p in zip(self.generator_ema.parameters(), self.generator.parameters()):
+            p_ema.lerp_(p, 1 - self.ema_decay)
+        for b_ema, b in zip(self.generator_ema.buffers(), self.generator.buffers()):
+            b_ema.copy_(b)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.generator_ema is not None:
+            self.generator_ema.eval()  # the average is only ever evaluated
+        return self
 
     def _average(self, player: str) -> _RunningMean:
         if player not in self._averages:  # starts at the parameters of the first step
