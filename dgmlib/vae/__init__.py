@@ -36,6 +36,7 @@ Salakhutdinov, *Importance Weighted Autoencoders*, ICLR 2016.
 
 from .autoencoder import Autoencoder
 from .builders import make_vae
+from .conv_stack import ConvStackDecoder, ConvStackEncoder
 from .estimators import reparam_gradient, score_function_gradient
 from .evaluation import evaluate_bounds, gaussian_fit_kl, importance_log_prob, latent_grid
 from .hierarchical import HierarchicalVAE
