@@ -78,3 +78,25 @@ def test_feature_net_is_the_shipped_checkpoint_unless_retrained(monkeypatch):
     fresh = feature_net("cpu", retrain=True, progress=False)  # one epoch now: a usable, if rough, classifier
     assert torch.equal(torch.get_rng_state(), state)  # training does not disturb the caller's random stream
     assert (embed(fresh, x)["probs"].argmax(1) == y).float().mean() > 0.8
+
+
+def test_describe_says_where_a_checkpoint_came_from():
+    line = pretrained.describe("featurenet")
+    entry = pretrained.manifest()["featurenet"]
+    assert line.startswith("featurenet: trained by `make checkpoints NAME=featurenet` in ")
+    assert f"test_accuracy {entry['figures']['test_accuracy']:g}" in line and f"seed {entry['seed']}" in line
+
+
+def test_load_or_train_loads_or_retrains_the_same_weights():
+    """train=True runs the recipe at full length: at the recipe's thread count, the shipped weights again."""
+    shipped = pretrained.load_or_train("featurenet", train=False, device="cpu")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(pretrained.RECIPES["featurenet"].threads)
+    try:
+        fresh = pretrained.load_or_train("featurenet", train=True, device="cpu")
+    finally:
+        torch.set_num_threads(threads)
+    assert not fresh.training
+    assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), shipped.state_dict().values()))
+    with pytest.raises(TypeError, match="train must be"):
+        pretrained.load_or_train("featurenet", train="yes")

@@ -19,7 +19,7 @@ from .compose import Compose
 from .simple import Planar, Radial
 from .autoregressive import MADE, MaskedAutoregressive, Reverse
 from .coupling import AffineCoupling, alternating_mask, channel_mask, checkerboard_mask
-from .glow import ActNorm, InvConv1x1, MultiScale, Squeeze
+from .glow import ActNorm, InvConv1x1, MultiScale, Squeeze, Squeezed
 from .residual import ResidualFlowBlock, power_series_log_det
 from .images import Dequantize, Logit
 from .models import maf_flow, mnist_flow, planar_flow, realnvp_flow, residual_flow
@@ -28,7 +28,7 @@ __all__ = [
     "Flow", "Compose", "StandardNormal", "DiagonalGaussian", "bits_per_dim",
     "Planar", "Radial", "MADE", "MaskedAutoregressive", "Reverse",
     "AffineCoupling", "alternating_mask", "checkerboard_mask", "channel_mask",
-    "ActNorm", "InvConv1x1", "Squeeze", "MultiScale",
+    "ActNorm", "InvConv1x1", "Squeeze", "Squeezed", "MultiScale",
     "ResidualFlowBlock", "power_series_log_det", "Dequantize", "Logit",
     "planar_flow", "maf_flow", "realnvp_flow", "residual_flow", "mnist_flow",
 ]

@@ -18,7 +18,7 @@ from torch import nn
 from .. import checks
 from .compose import Compose
 
-__all__ = ["ActNorm", "InvConv1x1", "Squeeze", "MultiScale"]
+__all__ = ["ActNorm", "InvConv1x1", "Squeeze", "Squeezed", "MultiScale"]
 
 
 def _check_channels(x, channels, name):
@@ -158,6 +158,34 @@ class Squeeze(nn.Module):
         b, c4, h, w = y.shape
         x = y.reshape(b, c4 // 4, 2, 2, h, w).permute(0, 1, 4, 2, 5, 3).reshape(b, c4 // 4, 2 * h, 2 * w)
         return x, y.new_zeros(b)
+
+
+class Squeezed(nn.Module):
+    """Layers applied at half the resolution:  y = unsqueeze(f(squeeze(x))),  log|det J| = log|det J_f|.
+
+    The squeeze only rearranges (log|det| = 0), so (B, C, H, W) -> (B, C, H, W) with the layers
+    ``f`` seeing (B, 4C, H/2, W/2): a 1-channel image gets 4 channels for channel couplings and
+    1x1 convolutions to mix (Glow squeezes first; Kingma & Dhariwal 2018, Fig. 2).
+
+    Example:
+        >>> steps = [AffineCoupling(channel_mask(4, 14, 14, i % 2), (64,)) for i in range(4)]
+        >>> layer = Squeezed(steps)                      # on (B, 1, 28, 28)
+    """
+
+    def __init__(self, layers: Sequence[nn.Module]):
+        super().__init__()
+        self.inner = Compose(layers, event_ndim=3)
+        self.squeeze = Squeeze()
+
+    def forward(self, x):
+        h, _ = self.squeeze(x)
+        h, log_det = self.inner(h)
+        return self.squeeze.inverse(h)[0], log_det
+
+    def inverse(self, y):
+        h, _ = self.squeeze(y)
+        h, log_det = self.inner.inverse(h)
+        return self.squeeze.inverse(h)[0], log_det
 
 
 class MultiScale(nn.Module):

@@ -15,6 +15,6 @@ Example:
 
 from .recipe import Recipe
 from .recipes import RECIPES
-from .store import WEIGHTS, load, manifest, save
+from .store import WEIGHTS, describe, load, load_or_train, manifest, save
 
-__all__ = ["load", "manifest", "save", "RECIPES", "Recipe", "WEIGHTS"]
+__all__ = ["load", "load_or_train", "describe", "manifest", "save", "RECIPES", "Recipe", "WEIGHTS"]

@@ -15,7 +15,7 @@ from torch import nn
 from .. import checks
 from .recipes import RECIPES
 
-__all__ = ["WEIGHTS", "load", "manifest", "save"]
+__all__ = ["WEIGHTS", "load", "load_or_train", "describe", "manifest", "save"]
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 
@@ -51,6 +51,36 @@ def load(name: str, device=None, *, folder: str | os.PathLike | None = None) -> 
     model = recipe.build()
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     return model.to(get_device() if device is None else torch.device(device)).eval()
+
+
+def load_or_train(name: str, train: bool = False, device=None) -> nn.Module:
+    """``load(name, device)``, or with ``train=True`` a fresh model trained by the recipe at full length.
+
+    ``train=True`` runs exactly what ``make checkpoints NAME=name`` runs (same seed, same code, on
+    ``device``) but saves nothing: a notebook's "train it yourself" switch (``TRAIN = True`` or
+    ``DGMLIB_TRAIN=1``) goes here. Returned in eval mode.
+    """
+    from ..runtime import get_device, seed_everything
+
+    recipe = RECIPES[_check_name(name)]
+    if not checks.flag(train, "train"):
+        return load(name, device)
+    seed_everything(recipe.seed)
+    model = recipe.build().to(get_device() if device is None else torch.device(device))
+    recipe.train(model, False)
+    return model.eval()
+
+
+def describe(name: str, folder: str | os.PathLike | None = None) -> str:
+    """Where checkpoint ``name`` came from, in one line: command, wall time, threads, seed and figures."""
+    entry = manifest(folder).get(_check_name(name))
+    if entry is None:
+        raise FileNotFoundError(f"no manifest entry for {name!r}; make it with `make checkpoints NAME={name}`")
+    figures = ", ".join(f"{k} {v:g}" for k, v in entry["figures"].items())
+    threads = f"{entry['threads']} CPU thread{'s' if entry['threads'] > 1 else ''}" if entry["device"] == "cpu" \
+        else entry["device"]
+    return (f"{name}: trained by `{entry['command']}` in {entry['train_seconds'] / 60:.1f} min on {threads} "
+            f"(seed {entry['seed']}, torch {entry['torch']}); measured: {figures}")
 
 
 def _write_atomically(path: Path, write) -> None:
