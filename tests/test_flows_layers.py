@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from dgmlib.flows import (
-    ActNorm, AffineCoupling, Dequantize, Flow, InvConv1x1, Logit, MultiScale, ResidualFlowBlock, Squeeze,
+    ActNorm, AffineCoupling, Dequantize, Flow, InvConv1x1, Logit, MultiScale, ResidualFlowBlock, Squeeze, Squeezed,
     StandardNormal, alternating_mask, bits_per_dim, channel_mask, checkerboard_mask, power_series_log_det,
 )
 from test_flows import autograd_log_det, check_log_det, randomize
@@ -148,6 +148,15 @@ def test_multiscale_log_det_matches_autograd_and_inverts():
     check_image_layer(layer, (1, 4, 4))
     with pytest.raises(ValueError, match="split needs an even number of channels, got 3"):
         MultiScale.split(torch.zeros(1, 3, 2, 2))
+
+
+def test_squeezed_layers_see_four_times_the_channels_and_keep_the_log_det():
+    steps = [InvConv1x1(4, lu=True), AffineCoupling(channel_mask(4, 2, 2, 0), hidden=(4,)),
+             AffineCoupling(channel_mask(4, 2, 2, 1), hidden=(4,))]
+    layer = randomize(Squeezed(steps), scale=0.3).double()
+    check_image_layer(layer, (1, 4, 4))
+    with pytest.raises(ValueError, match="even height and width, got 3x4"):
+        layer(torch.zeros(1, 1, 3, 4, dtype=torch.float64))
 
 
 # --- residual flows ------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from dgmlib.data import load_mnist, toy2d
-from dgmlib.flows import ResidualFlowBlock, maf_flow, mnist_flow, planar_flow, realnvp_flow, residual_flow
+from dgmlib.flows import ResidualFlowBlock, maf_flow, mnist_flow, mnist_glow, planar_flow, realnvp_flow, residual_flow
 from dgmlib.plotting import density_grid
 from dgmlib.training import evaluate, fit
 
@@ -52,10 +52,12 @@ def test_planar_flow_scores_but_cannot_sample():
         flow.sample(3)
 
 
-def test_mnist_flow_inverts_real_digits_exactly_and_reports_bits_per_dim():
+@pytest.mark.parametrize("build", [lambda: mnist_flow(hidden=8, steps=2), lambda: mnist_glow(hidden=8, steps=(2, 2))],
+                         ids=["mnist_flow", "mnist_glow"])
+def test_mnist_flow_inverts_real_digits_exactly_and_reports_bits_per_dim(build):
     torch.manual_seed(0)
     x, _ = load_mnist("test")
-    flow = mnist_flow(hidden=8, steps=2)
+    flow = build()
     with torch.no_grad():
         flow.train()
         flow.log_prob(x[:64])  # ActNorm initialization
@@ -74,6 +76,8 @@ def test_mnist_flow_inverts_real_digits_exactly_and_reports_bits_per_dim():
 
 
 def test_model_builders_check_their_arguments():
+    with pytest.raises(ValueError, match=r"steps must be two counts \(14x14 scale, 7x7 scale\), got \(3,\)"):
+        mnist_glow(steps=(3,))
     with pytest.raises(ValueError, match="n_layers must be a positive int"):
         realnvp_flow(2, n_layers=0)
     with pytest.raises(ValueError, match="hidden must be a positive int"):

@@ -22,7 +22,7 @@ from .coupling import AffineCoupling, alternating_mask, channel_mask, checkerboa
 from .glow import ActNorm, InvConv1x1, MultiScale, Squeeze, Squeezed
 from .residual import ResidualFlowBlock, power_series_log_det
 from .images import Dequantize, Logit
-from .models import maf_flow, mnist_flow, planar_flow, realnvp_flow, residual_flow
+from .models import maf_flow, mnist_flow, mnist_glow, planar_flow, realnvp_flow, residual_flow
 
 __all__ = [
     "Flow", "Compose", "StandardNormal", "DiagonalGaussian", "bits_per_dim",
@@ -30,5 +30,5 @@ __all__ = [
     "AffineCoupling", "alternating_mask", "checkerboard_mask", "channel_mask",
     "ActNorm", "InvConv1x1", "Squeeze", "Squeezed", "MultiScale",
     "ResidualFlowBlock", "power_series_log_det", "Dequantize", "Logit",
-    "planar_flow", "maf_flow", "realnvp_flow", "residual_flow", "mnist_flow",
+    "planar_flow", "maf_flow", "realnvp_flow", "residual_flow", "mnist_flow", "mnist_glow",
 ]
