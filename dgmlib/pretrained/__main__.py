@@ -24,10 +24,10 @@ def train(name: str, *, fast: bool = False, out=None) -> dict:
     torch.set_num_threads(recipe.threads)  # the same seed and thread count: the same weights, bit for bit
     try:
         seed_everything(recipe.seed)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         model = recipe.build().to(get_device())
         recipe.train(model, fast)
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     finally:
         torch.set_num_threads(threads)
     model.eval()
@@ -35,7 +35,8 @@ def train(name: str, *, fast: bool = False, out=None) -> dict:
     command = f"make checkpoints NAME={name}" + (" (fast)" if fast else "")
     entry = {"command": command, "seed": recipe.seed, "device": str(get_device()),
              "threads": recipe.threads, "cpu": platform.processor() or platform.machine(),
-             "torch": torch.__version__, "train_seconds": round(wall, 1), "data": recipe.data,
+             "torch": torch.__version__, "train_seconds": round(wall, 1),
+             "train_cpu_seconds": round(cpu, 1), "data": recipe.data,
              "fast": fast, "figures": {k: round(v, 6) for k, v in figures.items()}}
     save(name, model, entry, out)
     return entry
