@@ -28,7 +28,8 @@ def manifest(folder: str | os.PathLike | None = None) -> dict:
     """``{name: entry}`` of the checkpoints in ``folder`` (default: the shipped ones).
 
     An entry holds the command that made the file, seed, device, threads, torch version, wall
-    time (s) and CPU time (s, all threads: other jobs on the machine stretch the wall time, not this), data, dtype, the file's sha256, and the figures measured at the end of training.
+    time (s) and CPU time (s, all threads: other jobs on the machine stretch the wall time, not
+    this), data, dtype, the file's sha256, and the figures measured at the end of training.
     """
     path = Path(folder or WEIGHTS) / "manifest.json"
     return json.loads(path.read_text()) if path.exists() else {}
