@@ -1,4 +1,4 @@
-"""python -m benchmarks [--quick] [--out DIR] [--device cpu|cuda] [--notebooks skip|fast|full] [--sections ...]
+"""python -m benchmarks [--quick] [--out DIR] [--device cpu|cuda] [--notebooks skip|fast|full] [--sections ...] [--budgets MIN ...]
 
 Prints each section's table and writes ``<out>/<machine>.md`` and ``<out>/<machine>.json``
 (default out: benchmarks/results). Threads: torch uses what ``OMP_NUM_THREADS`` says (set it
@@ -17,7 +17,7 @@ import torch
 
 from . import common
 
-SECTIONS = ("flows", "transport", "vae", "metrics", "notebooks")
+SECTIONS = ("flows", "transport", "vae", "metrics", "notebooks", "time_to_quality")
 
 FULL = dict(
     train=20000, test=5000, steps=3000, chunk=100, batch=256, lr=1e-3, eval=10000, repeats=5,
@@ -25,6 +25,10 @@ FULL = dict(
     vae_train=4500, vae_batch=128, vae_epochs=7,
     fid_n=10000, fid_dim=2048, pr_n=1000, metric_repeats=1,  # pr_n: see the metrics section's note
     flow_libraries=["dgmlib", "dgmlib+compile", "zuko", "normflows"],
+    # time to quality: training seconds per run, evaluation checkpoints per largest budget, seconds of
+    # training per turn, test digits, importance samples, GAN samples, modes, models
+    ttq_budgets=[60, 180, 600], ttq_grid=10, ttq_slice=30, ttq_test=500, ttq_k=500, ttq_gan_n=2000,
+    ttq_modes=["eager", "compile"], ttq_models=["flow", "vae", "gan"],
 )
 QUICK = dict(
     train=512, test=256, steps=20, chunk=10, batch=64, lr=1e-3, eval=256, repeats=2,
@@ -32,6 +36,8 @@ QUICK = dict(
     vae_train=256, vae_batch=64, vae_epochs=2,
     fid_n=300, fid_dim=64, pr_n=300, metric_repeats=1,
     flow_libraries=["dgmlib", "zuko", "normflows"],  # no compilation (tens of seconds) in the smoke run
+    ttq_budgets=[1, 2, 4], ttq_grid=4, ttq_slice=1, ttq_test=100, ttq_k=50, ttq_gan_n=300,
+    ttq_modes=["eager"], ttq_models=["flow", "vae", "gan"],
 )
 
 COLUMNS = {
@@ -43,6 +49,7 @@ COLUMNS = {
             "fit_test_elbo", "plain_test_elbo"],
     "metrics": ["metric", "n", "dim", "dgmlib_s", "reference_s", "speedup", "dgmlib_value", "reference_value", "rel_diff"],
     "notebooks": ["notebook", "under_test_s", "full_s", "error"],
+    "time_to_quality": None,  # the budgets name the columns: time_to_quality.columns(sizes)
 }
 TITLES = {
     "flows": "1. Flows: 8 affine couplings / 8-layer MAF (MLP 64-64, ELU), moons, Adam, same batches and seed",
@@ -50,6 +57,7 @@ TITLES = {
     "vae": "3. VAE training: dgmlib.training.fit vs a plain loop",
     "metrics": "4. Metrics vs the textbook formulas (sqrtm FID, numpy k-NN precision/recall)",
     "notebooks": "5. Whole course: wall time per notebook (s)",
+    "time_to_quality": "6. Time to quality: MNIST flow, VAE and GAN under a training clock, beside normflows and pythae",
 }
 
 
@@ -84,6 +92,16 @@ def acceptance(rows: list[dict]) -> list[dict]:
         out.append({"check": "fid within 1e-4 relative of sqrtm and faster",
                     "measured": f"rel diff {f[0]['rel_diff']:.1e}, {f[0]['speedup']:.1f}x faster",
                     "pass": f[0]["rel_diff"] <= 1e-4 and f[0]["speedup"] > 1})
+    for r in rows:
+        if r.get("section") == "time_to_quality" and "goal_met" in r:
+            ratio = r["time_to_peer"]
+            budget = r["peer_budget_s"]
+            budget = f"{budget / 60:.3g} min" if budget >= 60 else f"{budget:.3g} s"
+            out.append({"check": f"time to quality, {r['model']} ({r['mode']}): dgmlib reaches the {r['metric']} "
+                                 f"{r['peer']} has after {budget} in <= half that time",
+                        "measured": (f"{ratio:.2f} of the peer's time" if ratio is not None else
+                                     f"not reached ({r['peer_final']:.4g})"),
+                        "pass": r["goal_met"] == "yes"})
     return out
 
 
@@ -101,6 +119,12 @@ def main(argv=None) -> int:
                         help="re-run only --sections and keep the other sections' rows from the existing results file")
     parser.add_argument("--steps", type=int, default=None,
                         help=f"training steps per flow (default {FULL['steps']}; --quick: {QUICK['steps']})")
+    parser.add_argument("--budgets", type=float, nargs="+", default=None,
+                        help="time to quality: training budgets in minutes (default 1 3 10)")
+    parser.add_argument("--models", nargs="+", choices=("flow", "vae", "gan"), default=None,
+                        help="time to quality: which models (default all)")
+    parser.add_argument("--modes", nargs="+", choices=("eager", "compile"), default=None,
+                        help="time to quality: eager and/or compile=True runs (default both; --quick: eager)")
     args = parser.parse_args(argv)
 
     from dgmlib.runtime import get_device
@@ -111,6 +135,12 @@ def main(argv=None) -> int:
         if args.steps < 2 * sizes["chunk"]:
             parser.error(f"--steps must be at least {2 * sizes['chunk']} (a warm-up chunk and one timed chunk)")
         sizes["steps"] = args.steps
+    if args.budgets is not None:
+        sizes["ttq_budgets"] = [60 * b for b in args.budgets]
+    if args.models is not None:
+        sizes["ttq_models"] = args.models
+    if args.modes is not None:
+        sizes["ttq_modes"] = args.modes
     machine = common.machine_name(device)
     env = common.environment(device)
     print(f"benchmarks on {machine} ({env['cpu']}, torch {env['torch']}, {env['threads']} threads, "
@@ -137,10 +167,16 @@ def main(argv=None) -> int:
         for section in [sec for sec in SECTIONS if sec in args.sections or sec in kept]:
             part = [r for r in rows if r.get("section") == section]
             if part:
-                md += [f"## {TITLES[section]}", "", common.markdown_table(part, COLUMNS[section]),
+                columns = COLUMNS[section]
+                if columns is None:
+                    from . import time_to_quality
+                    columns = time_to_quality.columns(sizes)
+                md += [f"## {TITLES[section]}", "", common.markdown_table(part, columns),
                        "", f"(section wall time {seconds[section]:.0f} s)", ""]
+                if section == "time_to_quality":
+                    md += [time_to_quality.NOTE, ""]
         if checks:
-            md += ["## Acceptance (issue #9)", "", common.markdown_table(
+            md += ["## Acceptance (issues #9 and #16)", "", common.markdown_table(
                 [{**c, "pass": "PASS" if c["pass"] else "FAIL"} for c in checks], ["check", "measured", "pass"]), ""]
         text = "\n".join(md)
         if final:
@@ -173,6 +209,9 @@ def main(argv=None) -> int:
                 rows += notebooks.tiny_check()
             elif mode != "skip":
                 rows += notebooks.run(mode, args.out, machine, log=log)
+        elif section == "time_to_quality":
+            from . import time_to_quality
+            rows += time_to_quality.run(sizes, device, log=log, models=tuple(sizes["ttq_models"]))
         seconds[section] = time.perf_counter() - t0
         write(final=False)
 
