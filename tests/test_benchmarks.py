@@ -63,7 +63,7 @@ def test_quick_benchmark_writes_markdown_and_json_with_every_row(tmp_path):
                 ("vae", "dgmlib", "test_log_px"), ("vae", "pythae", "test_log_px")}
     assert expected <= set(ttq), sorted(ttq)
     for r in ttq.values():
-        assert r["mode"] == "eager" and r["note"] is None, r  # no run failed
+        assert r["mode"] == "eager" and r["error"] is None, r  # no run failed
         assert r["steps"] > 0 and [p["train_s"] for p in r["curve"]] == sorted(p["train_s"] for p in r["curve"])
         assert all(r[f"at_{b}s"] is not None for b in (1, 2, 4)), r
     # training helps within seconds: bits/dim fall, log p(x) rises, from the first budget to the last
