@@ -48,11 +48,11 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 
 import torch
 from torch import nn
 
+from . import mnist_peers as peers
 from .common import sync
 
 MODELS = ("flow", "vae", "gan")
@@ -112,36 +112,12 @@ def _plain_step(loss_fn, params, optimizer, grad_clip=None, compile=False, compi
 
 def _seeded(fn):
     """``fn()`` under ``torch.manual_seed(0)``, the global RNG restored after: figures depend on the weights only."""
-    state = torch.get_rng_state()
-    torch.manual_seed(0)
-    try:
-        with torch.no_grad():
-            return fn()
-    finally:
-        torch.set_rng_state(state)
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(0)
+        return fn()
 
 
 # -- the flows -------------------------------------------------------------------------------------------
-
-
-def _normflows_glow(hidden: int, steps: tuple[int, int]):
-    """normflows' Glow example for (1, 28, 28): level 0 at 7x7x8 (``steps[1]`` blocks), level 1 at 14x14x4."""
-    import normflows as nf
-
-    warnings.filterwarnings("ignore", message="torch.lu is deprecated")  # normflows' LU 1x1 convolution
-    levels, q0, flows, merges = 2, [], [], []
-    for i in range(levels):
-        channels = 2 ** (levels + 1 - i)                               # 8 at 7x7, then 4 at 14x14
-        k = steps[1] if i == 0 else steps[0]
-        flows.append([nf.flows.GlowBlock(channels, hidden, split_mode="channel", scale=True) for _ in range(k)]
-                     + [nf.flows.Squeeze()])
-        if i > 0:
-            merges.append(nf.flows.Merge())
-            shape = (2 ** (levels - i), 28 // 2 ** (levels - i), 28 // 2 ** (levels - i))
-        else:
-            shape = (2 ** (levels + 1), 28 // 2 ** levels, 28 // 2 ** levels)
-        q0.append(nf.distributions.GlowBase(shape))
-    return nf.MultiscaleFlow(q0, flows, merges, transform=nf.transforms.Logit(0.05), class_cond=False)
 
 
 def _flow_run(library: str, compile: bool, device, data):
@@ -156,7 +132,7 @@ def _flow_run(library: str, compile: bool, device, data):
         log_prob = flow.log_prob
     else:
         torch.manual_seed(0)
-        flow = _normflows_glow(recipe.HIDDEN, recipe.STEPS).to(device)
+        flow = peers.normflows_glow(recipe.HIDDEN, recipe.STEPS).to(device)
 
         def log_prob(x):  # normflows' example: y = (k + u) / 256 in the data pipeline, the model on y
             y = (torch.round(x * 255) + torch.rand_like(x)) / 256
@@ -182,53 +158,6 @@ def _flow_run(library: str, compile: bool, device, data):
 # -- the VAEs --------------------------------------------------------------------------------------------
 
 
-def _pythae_vae(latent: int, hidden: tuple[int, int]):
-    """pythae's VAE (Bernoulli: ``reconstruction_loss="bce"``) with MLPs of the recipe's sizes, as its docs build custom nets."""
-    from pythae.models import VAE, VAEConfig
-    from pythae.models.base.base_utils import ModelOutput
-    from pythae.models.nn import BaseDecoder, BaseEncoder
-
-    class Encoder(BaseEncoder):
-        def __init__(self):
-            BaseEncoder.__init__(self)
-            self.body = nn.Sequential(nn.Linear(784, hidden[0]), nn.ReLU(), nn.Linear(hidden[0], hidden[1]), nn.ReLU())
-            self.embedding = nn.Linear(hidden[1], latent)
-            self.log_var = nn.Linear(hidden[1], latent)
-
-        def forward(self, x):
-            h = self.body(x.reshape(x.shape[0], -1))
-            return ModelOutput(embedding=self.embedding(h), log_covariance=self.log_var(h))
-
-    class Decoder(BaseDecoder):
-        def __init__(self):
-            BaseDecoder.__init__(self)
-            self.net = nn.Sequential(nn.Linear(latent, hidden[1]), nn.ReLU(), nn.Linear(hidden[1], hidden[0]), nn.ReLU(),
-                                     nn.Linear(hidden[0], 784), nn.Sigmoid())
-
-        def forward(self, z):
-            return ModelOutput(reconstruction=self.net(z).unflatten(-1, (1, 28, 28)))
-
-    config = VAEConfig(input_dim=(1, 28, 28), latent_dim=latent, reconstruction_loss="bce")
-    return VAE(config, encoder=Encoder(), decoder=Decoder())
-
-
-def _pythae_log_weights(model):
-    """log w = log p(x|z) + log N(z; 0, I) - log q(z|x), z ~ q(z|x), from pythae's encoder and decoder: (k, B)."""
-    from torch.nn import functional as F
-
-    from dgmlib.gaussian import log_normal, log_normal_std, reparameterize
-
-    def log_weights(x, k):
-        out = model.encoder(x)
-        mu, logvar = out.embedding, out.log_covariance
-        z = reparameterize(mu, logvar, k)                                       # (k, B, D)
-        probs = model.decoder(z)["reconstruction"]                              # (k, B, 1, 28, 28)
-        log_px = -F.binary_cross_entropy(probs, x.expand_as(probs), reduction="none").flatten(2).sum(-1)
-        return log_px + log_normal_std(z) - log_normal(z, mu, logvar)
-
-    return log_weights
-
-
 def _vae_run(library: str, compile: bool, device, data, k: int):
     from dgmlib.pretrained.recipes import mnist_vae as recipe
     from dgmlib.training import train_step
@@ -241,7 +170,7 @@ def _vae_run(library: str, compile: bool, device, data, k: int):
         step = train_step(model, optimizer, loss_fn=lambda m, batch: m.loss(torch.bernoulli(batch)), compile=compile)
         log_weights = model.log_weights
     else:
-        model = _pythae_vae(recipe.LATENT, recipe.HIDDEN).to(device)
+        model = peers.pythae_vae(recipe.LATENT, recipe.HIDDEN).to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=recipe.LR)
         if compile:  # dynamo mis-traces pythae's ModelOutput (AttributeError 'embedding'): compile its networks
             for owner, name in ((model.encoder, "body"), (model.encoder, "embedding"), (model.encoder, "log_var"),
@@ -249,7 +178,7 @@ def _vae_run(library: str, compile: bool, device, data, k: int):
                 setattr(owner, name, torch.compile(getattr(owner, name), dynamic=False))
         step = _plain_step(lambda x: model({"data": torch.bernoulli(x)}).loss, model.parameters(), optimizer,
                            compile=compile, compile_loss=False)
-        log_weights = _pythae_log_weights(model)
+        log_weights = peers.pythae_log_weights(model)
     x_test = data["vae_test"].to(device)
 
     def measure():

@@ -17,32 +17,36 @@ __all__ = ["execute_notebook", "run_notebook", "notebook_paths"]
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
 
-def execute_notebook(nb, cwd, fast: bool = False, timeout: int = 1800) -> float:
+def execute_notebook(nb, cwd, fast: bool = False, timeout: int = 1800, *, allow_errors: bool = False,
+                     env: dict[str, str | None] | None = None) -> float:
     """Execute a notebook object in place in a fresh ``python3`` kernel run in ``cwd``.
 
     ``fast``: set ``DGMLIB_FAST=1`` (the test run) or unset it (the full run). Progress bars are
-    off (``TQDM_DISABLE=1``). The environment is restored afterwards. Returns the wall time in
-    seconds, kernel start included.
+    off (``TQDM_DISABLE=1``). ``env``: more variables for the kernel (``None`` unsets one).
+    ``allow_errors``: keep going past a cell that raises (its error stays in its outputs). The
+    environment is restored afterwards. Returns the wall time in seconds, kernel start included.
     """
     from nbclient import NotebookClient
 
-    saved = {k: os.environ.get(k) for k in ("DGMLIB_FAST", "TQDM_DISABLE")}
-    if fast:
-        os.environ["DGMLIB_FAST"] = "1"
-    else:
-        os.environ.pop("DGMLIB_FAST", None)
-    os.environ["TQDM_DISABLE"] = "1"  # progress bars are noise in stored outputs
+    # no progress bars in stored outputs; training is never switched off unless env asks for it
+    values = {"DGMLIB_FAST": "1" if fast else None, "TQDM_DISABLE": "1", "DGMLIB_NO_TRAIN": None, **(env or {})}
+    saved = {k: os.environ.get(k) for k in values}
+    _set_environment(values)
     start = time.perf_counter()
     try:
         NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
-                       record_timing=False).execute()
+                       record_timing=False, allow_errors=allow_errors).execute()
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        _set_environment(saved)
     return time.perf_counter() - start
+
+
+def _set_environment(values: dict[str, str | None]) -> None:
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def run_notebook(path: str | os.PathLike, timeout: int = 1800) -> float:

@@ -50,23 +50,13 @@ def _error_of(cell) -> str | None:
 def untrained_run(path: str | os.PathLike, timeout: int = 900) -> list[TaggedCell]:
     """Execute notebook ``path`` at test size with training off, past errors; report its tagged cells."""
     import nbformat
-    from nbclient import NotebookClient
+
+    from .notebooks import execute_notebook
 
     path = Path(path).resolve()
     nb = nbformat.read(path, as_version=4)
-    keys = ("DGMLIB_FAST", "DGMLIB_NO_TRAIN", "TQDM_DISABLE", "DGMLIB_TRAIN")
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update(DGMLIB_FAST="1", DGMLIB_NO_TRAIN="1", TQDM_DISABLE="1")
-    os.environ.pop("DGMLIB_TRAIN", None)
-    try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    execute_notebook(nb, path.parent, fast=True, timeout=timeout, allow_errors=True,
+                     env={"DGMLIB_NO_TRAIN": "1", "DGMLIB_TRAIN": None})
     return [TaggedCell(i, nb.cells[i].source.strip().splitlines()[0] if nb.cells[i].source.strip() else "",
                        _error_of(nb.cells[i])) for i in tagged_cells(nb)]
 

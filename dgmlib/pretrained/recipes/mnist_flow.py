@@ -51,13 +51,10 @@ def measure(flow: nn.Module) -> dict:
     from .digits import digit_quality
 
     x, _ = load_mnist("test")
-    state = torch.get_rng_state()
-    torch.manual_seed(0)                                    # the figures are a function of the weights only
-    try:
+    with torch.random.fork_rng(devices=[]):                 # the figures are a function of the weights only
+        torch.manual_seed(0)
         bpd = evaluate(flow, x.to(module_device(flow)))["bits_per_dim"]
         samples = flow.sample(1000, temperature=TEMPERATURE)
-    finally:
-        torch.set_rng_state(state)
     quality = digit_quality(samples)
     return {"test_bits_per_dim": bpd, **{f"samples_T07_{k}": v for k, v in quality.items()}}
 

