@@ -55,7 +55,8 @@ def test_the_featurenet_recipe_repeats_bit_for_bit(tmp_path):
 
 
 def test_load_and_the_command_line_explain_bad_names(tmp_path, capsys):
-    with pytest.raises(ValueError, match=r"name must be one of \('featurenet',"):
+    names = r"\('dsprites_grid', 'featurenet', 'mnist_flow', 'mnist_gan', 'mnist_vae'\)"
+    with pytest.raises(ValueError, match=rf"name must be one of {names}, got 'mnist_gann'"):
         pretrained.load("mnist_gann")
     with pytest.raises(FileNotFoundError, match="make checkpoints NAME=featurenet"):
         pretrained.load("featurenet", folder=tmp_path)
