@@ -48,15 +48,19 @@ def _error_of(cell) -> str | None:
 
 
 def untrained_run(path: str | os.PathLike, timeout: int = 900) -> list[TaggedCell]:
-    """Execute notebook ``path`` at test size with training off, past errors; report its tagged cells."""
+    """Execute notebook ``path`` at test size with training off, past errors, up to its last tagged
+    cell; report its tagged cells (none run when none is tagged)."""
     import nbformat
 
     from .notebooks import execute_notebook
 
     path = Path(path).resolve()
     nb = nbformat.read(path, as_version=4)
-    execute_notebook(nb, path.parent, fast=True, timeout=timeout, allow_errors=True,
-                     env={"DGMLIB_NO_TRAIN": "1", "DGMLIB_TRAIN": None})
+    tagged = tagged_cells(nb)
+    if tagged:
+        nb.cells = nb.cells[: tagged[-1] + 1]  # what follows the last tagged cell cannot change the report
+        execute_notebook(nb, path.parent, fast=True, timeout=timeout, allow_errors=True,
+                         env={"DGMLIB_NO_TRAIN": "1", "DGMLIB_TRAIN": None})
     return [TaggedCell(i, nb.cells[i].source.strip().splitlines()[0] if nb.cells[i].source.strip() else "",
                        _error_of(nb.cells[i])) for i in tagged_cells(nb)]
 

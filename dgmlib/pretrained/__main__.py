@@ -17,8 +17,12 @@ from .recipes import RECIPES
 from .store import save
 
 
-def train(name: str, *, fast: bool = False, out=None) -> dict:
-    """Train checkpoint ``name`` by its recipe, measure it, save it with its manifest entry; return the entry."""
+def train(name: str, *, fast: bool = False, out=None, measure: bool = True) -> dict:
+    """Train checkpoint ``name`` by its recipe, measure it, save it with its manifest entry; return the entry.
+
+    ``measure=False`` leaves the figures empty (the tests' fast runs: the shipped checkpoints' figures
+    are re-measured by another test, and some measurements cost more than the fast training).
+    """
     recipe = RECIPES[name]
     threads = torch.get_num_threads()
     torch.set_num_threads(recipe.threads)  # the same seed and thread count: the same weights, bit for bit
@@ -31,7 +35,7 @@ def train(name: str, *, fast: bool = False, out=None) -> dict:
     finally:
         torch.set_num_threads(threads)
     model.eval()
-    figures = recipe.measure(model)
+    figures = recipe.measure(model) if measure else {}
     command = f"make checkpoints NAME={name}" + (" (fast)" if fast else "")
     entry = {"command": command, "seed": recipe.seed, "device": str(get_device()),
              "threads": recipe.threads, "cpu": platform.processor() or platform.machine(),
