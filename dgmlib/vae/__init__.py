@@ -21,7 +21,8 @@ score-function gradients), ``nets`` (MLP and convolutional encoders/decoders), `
 with ``flows=``), ``hierarchical`` (two levels of latents), ``linear_gaussian`` (the exact model),
 ``variational_flows`` (the energies U1-U4, :class:`FlowPosterior`, :func:`fit_reverse_kl`,
 :class:`IAFStep`), ``evaluation`` (log p(x) by importance sampling, test bounds, latent grids),
-``builders`` (:func:`make_vae`). The Gaussian maths (KLs, log-densities, the reparameterization,
+``builders`` (:func:`make_vae`), ``learned_prior`` (a Gaussian-mixture prior fitted to the
+aggregate posterior of a trained VAE: :class:`LearnedPriorVAE`). The Gaussian maths (KLs, log-densities, the reparameterization,
 log-mean-exp) live in :mod:`dgmlib.gaussian`.
 
 Example:
@@ -40,6 +41,7 @@ from .conv_stack import ConvStackDecoder, ConvStackEncoder
 from .estimators import reparam_gradient, score_function_gradient
 from .evaluation import evaluate_bounds, gaussian_fit_kl, importance_log_prob, latent_grid
 from .hierarchical import HierarchicalVAE
+from .learned_prior import LearnedPriorVAE, MixturePrior
 from .likelihoods import LIKELIHOODS, log_bernoulli, log_gaussian
 from .linear_gaussian import LinearGaussian
 from .model import VAE
@@ -49,7 +51,7 @@ from .variational_flows import ENERGIES, FlowPosterior, IAFStep, energy, fit_rev
 __all__ = [
     "LIKELIHOODS", "log_bernoulli", "log_gaussian", "reparam_gradient", "score_function_gradient",
     "MLPEncoder", "MLPDecoder", "ConvEncoder", "ConvDecoder",
-    "Autoencoder", "VAE", "HierarchicalVAE", "LinearGaussian", "make_vae",
+    "Autoencoder", "VAE", "HierarchicalVAE", "LinearGaussian", "make_vae", "MixturePrior", "LearnedPriorVAE",
     "ENERGIES", "energy", "FlowPosterior", "fit_reverse_kl", "IAFStep",
     "importance_log_prob", "evaluate_bounds", "latent_grid", "gaussian_fit_kl",
 ]
