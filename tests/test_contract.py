@@ -50,6 +50,11 @@ def _iaf_vae():
                  flows=[V.IAFStep(4, (16,), context_features=8) for _ in range(2)])
 
 
+def _mixture_prior(dim):
+    means = torch.stack([torch.full((dim,), 0.5), torch.full((dim,), -0.5)])
+    return V.MixturePrior(torch.tensor([0.3, 0.7]), means, torch.eye(dim).expand(2, dim, dim) * 0.8)
+
+
 # name -> (class, factory, data factory)
 LIKELIHOOD = {
     "VAE": (V.VAE, lambda: V.make_vae(4, x_shape=(1, 8, 8), hidden=(16,)), _binary),
@@ -57,6 +62,8 @@ LIKELIHOOD = {
     "VAE-gaussian": (V.VAE, lambda: V.make_vae(4, x_shape=(1, 8, 8), hidden=(16,), likelihood="gaussian"),
                      lambda: _binary() * 0.8 + 0.1),
     "VAE-iaf": (V.VAE, _iaf_vae, _binary),
+    "LearnedPriorVAE": (V.LearnedPriorVAE, lambda: V.LearnedPriorVAE(V.make_vae(4, x_shape=(1, 8, 8), hidden=(16,)),
+                                                                     _mixture_prior(4)), _binary),
     "HierarchicalVAE": (V.HierarchicalVAE, lambda: V.HierarchicalVAE(64, z1=4, z2=2, hidden=16, x_shape=(1, 8, 8)),
                         _binary),
     "LinearGaussian": (V.LinearGaussian, lambda: V.LinearGaussian(torch.randn(3, 2)), lambda: _points(dim=3)),
@@ -81,6 +88,7 @@ ADVERSARIAL = {
 DENSITIES = {
     "StandardNormal": (Fl.StandardNormal, lambda: Fl.StandardNormal(3), lambda: _points(dim=3)),
     "DiagonalGaussian": (Fl.DiagonalGaussian, lambda: Fl.DiagonalGaussian(3), lambda: _points(dim=3)),
+    "MixturePrior": (V.MixturePrior, lambda: _mixture_prior(3), lambda: _points(dim=3)),
 }
 # Supervised helpers (the evaluation lecture's stand-in for Inception): loss(x, y), same first key.
 SUPERVISED = {"FeatureNet": (FeatureNet, lambda: FeatureNet(8), lambda: (torch.rand(16, 1, 28, 28),

@@ -30,6 +30,7 @@ The adversarial contract: :class:`GAN`, :class:`BiGAN` and :class:`CycleGAN` off
 
 Rooms: ``losses`` (the kinds, D*, the density ratio), ``lipschitz`` (clipping, gradient penalty,
 spectral norms, orthogonal regularization), ``nets`` (MLP and DCGAN players, self-attention),
+``packing`` (PacGAN's discriminator of packs),
 ``model`` (GAN and its regularizers), ``bigan``, ``cyclegan``, ``truncation``, ``train``
 (train_gan, train_critic).
 """
@@ -40,6 +41,7 @@ from .lipschitz import (clip_weights, gradient_norms, gradient_penalty, lipschit
                         power_iteration)
 from .losses import LOSS_KINDS, density_ratio, discriminator_loss, generator_loss, optimal_discriminator
 from .model import GAN
+from .packing import Packed
 from .nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, SelfAttention2d
 from .train import train_critic, train_gan
 from .truncation import truncate, truncated_normal
@@ -49,7 +51,7 @@ __all__ = [
     "gradient_norms", "clip_weights", "gradient_penalty", "power_iteration", "lipschitz_bound",
     "orthogonal_regularization",
     "MLPGenerator", "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator", "SelfAttention2d",
-    "GAN", "BiGAN", "CycleGAN",
+    "Packed", "GAN", "BiGAN", "CycleGAN",
     "train_gan", "train_critic",
     "truncated_normal", "truncate",
 ]
