@@ -15,9 +15,8 @@ log p(x) is estimated with the same importance weights, log w = log p(x|z) + log
 
 from __future__ import annotations
 
-import math
-
 import torch
+from torch import distributions as td
 from torch import nn
 
 from .. import checks
@@ -76,16 +75,18 @@ class MixturePrior(nn.Module):
     def dim(self) -> int:
         return self.means.shape[1]
 
+    @property
+    def distribution(self) -> td.MixtureSameFamily:
+        """The same mixture as a ``torch.distributions`` object (on the prior's device)."""
+        return td.MixtureSameFamily(td.Categorical(logits=self.log_weights),
+                                    td.MultivariateNormal(self.means, scale_tril=self.scale_tril), validate_args=False)
+
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """log p(z) = logsumexp_k [log w_k + log N(z; m_k, S_k)]:  ``(..., D) -> (...)``."""
         z = checks.finite_tensor(z, "z")
         if z.shape[-1] != self.dim:
             raise ValueError(f"z must end in the prior's dimension {self.dim}, got {tuple(z.shape)}")
-        diff = z.unsqueeze(-2) - self.means                                     # (..., K, D)
-        solved = torch.linalg.solve_triangular(self.scale_tril, diff.unsqueeze(-1), upper=False).squeeze(-1)
-        log_det = self.scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)      # log |S_k|^(1/2)
-        log_normal = -0.5 * solved.pow(2).sum(-1) - log_det - 0.5 * self.dim * math.log(2 * math.pi)
-        return torch.logsumexp(self.log_weights + log_normal, dim=-1)
+        return self.distribution.log_prob(z)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
