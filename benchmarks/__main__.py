@@ -148,12 +148,20 @@ def main(argv=None) -> int:
     log = lambda s: print(s, flush=True)  # noqa: E731
     rows, seconds = [], {}
     kept: list[str] = []
+    kept_ttq_seconds = 0.0
     previous = args.out / f"{machine}.json"
     if args.update and previous.exists():
         old = json.loads(previous.read_text())
         kept = [sec for sec in SECTIONS if sec not in args.sections and sec in old["section_seconds"]]
         rows = [r for r in old["rows"] if r.get("section") in kept]
         seconds = {sec: old["section_seconds"][sec] for sec in kept}
+        if "time_to_quality" in args.sections and (args.modes is not None or args.models is not None):
+            # a partial time-to-quality run keeps the rows of the (model, mode) pairs it does not re-run
+            partial = [r for r in old["rows"] if r.get("section") == "time_to_quality"
+                       and not (r.get("model") in sizes["ttq_models"] and r.get("mode") in sizes["ttq_modes"])]
+            rows += partial
+            if partial:
+                kept_ttq_seconds = old["section_seconds"].get("time_to_quality", 0.0)
     def write(final: bool):
         checks = acceptance(rows)
         md = [f"# Benchmarks: {machine}{' (quick smoke run, tiny sizes)' if args.quick else ''}", "",
@@ -164,6 +172,9 @@ def main(argv=None) -> int:
                "run interleaved in one process under the same thread settings; times are medians.", ""]
         if kept:
             md += [f"(Sections {', '.join(kept)}: kept from the previous full run; the others re-run by this command.)", ""]
+        if kept_ttq_seconds:
+            md += ["(Time to quality: the rows of the models and modes this command does not name are kept from the "
+                   "previous run; its section time adds both.)", ""]
         for section in [sec for sec in SECTIONS if sec in args.sections or sec in kept]:
             part = [r for r in rows if r.get("section") == section]
             if part:
@@ -212,7 +223,7 @@ def main(argv=None) -> int:
         elif section == "time_to_quality":
             from . import time_to_quality
             rows += time_to_quality.run(sizes, device, log=log, models=tuple(sizes["ttq_models"]))
-        seconds[section] = time.perf_counter() - t0
+        seconds[section] = time.perf_counter() - t0 + (kept_ttq_seconds if section == "time_to_quality" else 0.0)
         write(final=False)
 
     write(final=True)

@@ -30,7 +30,7 @@ def train(name: str, *, fast: bool = False, out=None, measure: bool = True) -> d
         seed_everything(recipe.seed)
         start, cpu_start = time.perf_counter(), time.process_time()
         model = recipe.build().to(get_device())
-        recipe.train(model, fast)
+        curve = recipe.train(model, fast)
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     finally:
         torch.set_num_threads(threads)
@@ -42,6 +42,8 @@ def train(name: str, *, fast: bool = False, out=None, measure: bool = True) -> d
              "torch": torch.__version__, "train_seconds": round(wall, 1),
              "train_cpu_seconds": round(cpu, 1), "data": recipe.data,
              "fast": fast, "figures": {k: round(v, 6) for k, v in figures.items()}}
+    if curve:
+        entry["curve"] = {k: [round(v, 6) for v in values] for k, values in curve.items()}
     save(name, model, entry, out)
     return entry
 

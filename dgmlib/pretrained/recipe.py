@@ -1,7 +1,8 @@
 """What a shipped checkpoint's recipe holds: its model, its training, its data and the figures it must reach.
 
 A :class:`Recipe` is everything ``python -m dgmlib.pretrained train NAME`` needs: ``build()`` makes
-the untrained model, ``train(model, fast)`` trains it (seeded, deterministic on the CPU), and
+the untrained model, ``train(model, fast)`` trains it (seeded, deterministic on the CPU; it may
+return its learning curve, ``{"epoch": [...], figure: [...]}``, which the manifest keeps), and
 ``measure(model)`` returns the quality figures that go into the manifest and that the tests
 re-measure on every shipped checkpoint. ``fast=True`` is the test-sized run of the same code.
 """
@@ -28,7 +29,7 @@ class Recipe:
     """
 
     build: Callable[[], nn.Module]
-    train: Callable[[nn.Module, bool], None]
+    train: Callable[[nn.Module, bool], dict | None]
     measure: Callable[[nn.Module], dict]
     data: str
     seed: int = 0

@@ -14,7 +14,7 @@ from torch import nn
 
 from ..recipe import Recipe
 
-__all__ = ["RECIPE", "EPOCHS", "HIDDEN", "LATENT"]
+__all__ = ["RECIPE", "EPOCHS", "HIDDEN", "LATENT", "fit_dynamic", "measure"]
 
 LATENT, HIDDEN, EPOCHS, LR, BATCH = 20, (512, 256), 100, 1e-3, 64
 K_LOG_PROB = 5000
@@ -26,13 +26,18 @@ def build() -> nn.Module:
     return make_vae(LATENT, hidden=HIDDEN)
 
 
-def train(vae: nn.Module, fast: bool) -> None:
+def fit_dynamic(vae: nn.Module, fast: bool, epochs: int, batch_size: int, lr: float) -> None:
+    """Adam on the negative ELBO of the training digits, binarized afresh every batch: x_b ~ Bernoulli(grey level)."""
     from ...data import load_mnist
     from ...training import fit
 
-    x, _ = load_mnist("train")                                    # grey levels: binarized afresh every batch
-    fit(vae, x[:512] if fast else x, epochs=1 if fast else EPOCHS, lr=LR, batch_size=BATCH, seed=0,
+    x, _ = load_mnist("train")
+    fit(vae, x[:512] if fast else x, epochs=1 if fast else epochs, lr=lr, batch_size=batch_size, seed=0,
         loss_fn=lambda m, batch: m.loss(torch.bernoulli(batch)), progress=False)
+
+
+def train(vae: nn.Module, fast: bool) -> None:
+    fit_dynamic(vae, fast, EPOCHS, BATCH, LR)
 
 
 @torch.no_grad()
@@ -49,7 +54,7 @@ def measure(vae: nn.Module) -> dict:
         torch.manual_seed(0)
         log_px = vae.log_prob(x, k=K_LOG_PROB).mean().item()
         elbo = evaluate(vae, x)["elbo"]
-    z = torch.randn(1000, LATENT, generator=gen).to(module_device(vae))
+    z = torch.randn(1000, vae.encoder.latent_dim, generator=gen).to(module_device(vae))
     quality = digit_quality(vae.decode(z))
     return {"test_log_px_k5000": log_px, "test_elbo": elbo, **{f"mean_samples_{k}": v for k, v in quality.items()}}
 
