@@ -268,3 +268,20 @@ def test_uniform_density_on_the_cube_gives_8_bits_per_dim():
     x = torch.rand(3, 1, 2, 2)
     _, ld = flow(x)
     torch.testing.assert_close(bits_per_dim(ld, 4), torch.full((3,), 8.0))
+
+
+def test_actnorm_compiles_whole_and_keeps_its_initialization_through_a_state_dict():
+    """torch.compile(fullgraph=True) raises on a graph break: the initialization check must not read a tensor."""
+    torch.manual_seed(0)
+    x = 3 + 2 * torch.randn(16, 3, 4, 4)
+    layer = ActNorm(3).train()
+    y_eager, log_det_eager = layer(x)                       # initializes
+    copy = ActNorm(3).train()
+    copy.load_state_dict(layer.state_dict())
+    compiled = torch.compile(copy, fullgraph=True, dynamic=False)
+    y, log_det = compiled(x + 10)                           # initialized: no re-initialization on a shifted batch
+    torch.testing.assert_close(y, y_eager + 10 * torch.exp(-layer.log_scale)[None, :, None, None])
+    torch.testing.assert_close(log_det, log_det_eager)
+    fresh = torch.compile(ActNorm(3).train(), fullgraph=True, dynamic=False)
+    y_fresh, _ = fresh(x)                                   # uninitialized: compiled, it initializes on its batch
+    torch.testing.assert_close(y_fresh.mean((0, 2, 3)), torch.zeros(3), atol=1e-5, rtol=0)

@@ -54,6 +54,7 @@ class ActNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(channels))
         self.log_scale = nn.Parameter(torch.zeros(channels))
         self.register_buffer("initialized", torch.tensor(False))
+        self._ready = False  # the buffer's value as a Python bool: what torch.compile branches on (no graph break)
 
     @torch.no_grad()
     def initialize(self, x):
@@ -67,10 +68,17 @@ class ActNorm(nn.Module):
         self.bias.copy_(flat.mean(1))
         self.log_scale.copy_(torch.log(flat.std(1) + 1e-6))
         self.initialized.fill_(True)
+        self._ready = True
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._ready = bool(self.initialized)
 
     def forward(self, x):
         _check_channels(x, self.channels, "x")
-        if self.training and not bool(self.initialized):
+        if not torch.compiler.is_compiling():
+            self._ready = bool(self.initialized)  # eagerly the buffer decides (it may have been set by hand)
+        if self.training and not self._ready:
             self.initialize(x)
         y = (x - _per_channel(self.bias, x)) * torch.exp(-_per_channel(self.log_scale, x))
         return y, (-_pixels(x) * self.log_scale.sum()).expand(x.shape[0])
