@@ -191,7 +191,9 @@ def test_wgan_gp_training_moves_the_generator_onto_the_ring_and_logs_every_term(
     centers, std = toy2d_modes("8gaussians", std=0.1)
     model = _ring_gan("wasserstein", width=128, gp_weight=0.1)
     before = emd(model.sample(500), reference).item()
-    history = gan.train_gan(model, x, epochs=40, batch_size=256, lr_g=1e-3, lr_d=1e-3, betas=(0.5, 0.9), seed=0)
+    # 80 epochs: after 40 the distance is 0.73 on 1 thread and 1.08 on 2 (a chaotic trajectory, split sums);
+    # after 80 it is 0.32 and 0.31, a margin that holds across thread counts and CPUs
+    history = gan.train_gan(model, x, epochs=80, batch_size=256, lr_g=1e-3, lr_d=1e-3, betas=(0.5, 0.9), seed=0)
     assert set(history.keys()) >= {"d_loss", "g_loss", "d_gp", "d_real", "d_fake", "time"}
     after = emd(model.sample(500), reference).item()
     assert after < 0.4 * before, (before, after)
