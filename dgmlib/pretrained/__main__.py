@@ -39,6 +39,7 @@ def train(name: str, *, fast: bool = False, out=None, measure: bool = True) -> d
     command = f"make checkpoints NAME={name}" + (" (fast)" if fast else "")
     entry = {"command": command, "seed": recipe.seed, "device": str(get_device()),
              "threads": recipe.threads, "cpu": platform.processor() or platform.machine(),
+             "cpu_kernels": torch.backends.cpu.get_cpu_capability(),   # AVX2 and AVX-512 round differently
              "torch": torch.__version__, "train_seconds": round(wall, 1),
              "train_cpu_seconds": round(cpu, 1), "data": recipe.data,
              "fast": fast, "figures": {k: round(v, 6) for k, v in figures.items()}}

@@ -25,7 +25,9 @@ class Recipe:
     re-measuring may show (float16 weights, BLAS round-off); ``float16``: store the weights in half
     precision; ``threads``: the CPU threads training runs on. The thread count changes how sums are
     split, hence the last bits of every update: the same seed and thread count give the same
-    weights, bit for bit, on the CPU.
+    weights, bit for bit, on CPUs with the same kernels (the manifest's ``cpu_kernels``, e.g.
+    ``AVX2`` or ``AVX512``: the two round differently, and a long training amplifies the difference
+    into another run, as a different seed would).
     """
 
     build: Callable[[], nn.Module]
