@@ -26,7 +26,7 @@ import dgmlib
 from dgmlib import flows as Fl
 from dgmlib import gan as G
 from dgmlib import vae as V
-from dgmlib.metrics import FeatureNet
+from dgmlib.metrics import FeatureNet, ParzenWindow
 from dgmlib.training import fit
 
 # The one vocabulary of named loss terms (CONTRIBUTING.md, "The contract").
@@ -89,6 +89,7 @@ DENSITIES = {
     "StandardNormal": (Fl.StandardNormal, lambda: Fl.StandardNormal(3), lambda: _points(dim=3)),
     "DiagonalGaussian": (Fl.DiagonalGaussian, lambda: Fl.DiagonalGaussian(3), lambda: _points(dim=3)),
     "MixturePrior": (V.MixturePrior, lambda: _mixture_prior(3), lambda: _points(dim=3)),
+    "ParzenWindow": (ParzenWindow, lambda: ParzenWindow(_points(dim=3, seed=5), 0.5), lambda: _points(dim=3)),
 }
 # Supervised helpers (the evaluation lecture's stand-in for Inception): loss(x, y), same first key.
 SUPERVISED = {"FeatureNet": (FeatureNet, lambda: FeatureNet(8), lambda: (torch.rand(16, 1, 28, 28),

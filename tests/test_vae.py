@@ -143,6 +143,28 @@ def test_prior_monte_carlo_is_consistent():
     torch.testing.assert_close(model.prior_mc_log_prob(x, 400_000), model.log_prob(x), atol=0.02, rtol=0)
 
 
+def test_prior_monte_carlo_collapses_as_the_latent_dimension_grows():
+    """Lecture 01's claim beyond d = 1: with n = 1000 prior draws, fine at d = 1, off by tens of nats at
+    d = 16 (against scipy's exact log p(x)), with an effective sample size of about one draw."""
+    import numpy as np
+    from scipy import stats
+
+    report = {}
+    for d in (1, 16):
+        model = V.LinearGaussian.random(data_dim=24, latent_dim=d, sigma=1.0, seed=d)
+        torch.manual_seed(0)
+        x = model.sample(5)
+        W, b = model.W.numpy(), model.b.numpy()
+        exact = torch.from_numpy(stats.multivariate_normal(b, W @ W.T + model.sigma**2 * np.eye(24)).logpdf(x.numpy()))
+        error = torch.stack([model.prior_mc_log_prob(x, 1000) for _ in range(20)]) - exact   # (20, 5)
+        log_w = model.log_px_given_z(x, torch.randn(1000, 5, d, dtype=x.dtype))             # weights p(x | z_i)
+        ess = (2 * torch.logsumexp(log_w, 0) - torch.logsumexp(2 * log_w, 0)).exp() / 1000    # (sum w)^2 / sum w^2 / n
+        report[d] = (error.mean().item(), error.std(0).mean().item(), ess.mean().item())
+    (bias_1, spread_1, ess_1), (bias_16, spread_16, ess_16) = report[1], report[16]
+    assert abs(bias_1) < 0.1 and ess_1 > 0.05
+    assert bias_16 < -20 and spread_16 > 20 * spread_1 and ess_16 < 0.002   # one or two of 1000 draws carry it
+
+
 # --- gradient estimators ---------------------------------------------------------------------
 
 
@@ -327,3 +349,22 @@ def test_bernoulli_targets_outside_unit_interval_are_rejected():
         model.loss(torch.full((2, 16), 2.0))
     with pytest.raises(ValueError, match=r"Bernoulli targets x must lie in \[0, 1\]"):
         model.log_prob(torch.full((2, 16), -0.5), k=3)
+
+
+def test_the_iwae_gradient_is_the_normalized_weight_average_of_the_per_sample_gradients():
+    """grad F_k = sum_i w~_i grad log w_i with w~_i = w_i / sum_j w_j (lecture 02), per sample by autograd."""
+    model = V.LinearGaussian.random(data_dim=6, latent_dim=3, sigma=0.5, seed=4)
+    x = model.sample(1)
+    mu = torch.tensor([[0.3, -0.2, 0.5]], dtype=torch.float64, requires_grad=True)
+    logvar = torch.tensor([[-1.0, -0.5, -1.5]], dtype=torch.float64, requires_grad=True)
+    torch.manual_seed(0)
+    log_w = model.log_weights(x, mu, logvar, k=8)[:, 0]                   # (k,), reparameterized draws
+    grad_f = torch.autograd.grad(G.log_mean_exp(log_w, 0), (mu, logvar), retain_graph=True)
+    per_sample = [torch.autograd.grad(log_w[i], (mu, logvar), retain_graph=True) for i in range(8)]
+    w_tilde = torch.softmax(log_w.detach(), 0)
+    for j in range(2):   # d/d mu, d/d logvar
+        weighted = sum(w_tilde[i] * per_sample[i][j] for i in range(8))
+        uniform = sum(per_sample[i][j] for i in range(8)) / 8              # the ELBO's estimator on the same draws
+        torch.testing.assert_close(grad_f[j], weighted, atol=1e-12, rtol=1e-10)
+        assert (grad_f[j] - uniform).abs().max() > 1e-3                    # the weights matter
+    assert w_tilde.max() > 2 / 8                                           # and are far from uniform here

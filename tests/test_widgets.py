@@ -167,6 +167,21 @@ def test_beta_posterior_is_the_maximizer_of_the_beta_objective(beta):
         assert _beta_objective(s["mean"] + dm, S, beta, W_, b, sigma, x) < best
 
 
+@pytest.mark.parametrize("beta", [0.25, 0.5, 1.0, 2.0, 4.0, 16.0])
+def test_every_beta_at_least_one_objective_is_a_lower_bound_on_log_px_and_beta_below_one_is_not(beta):
+    """max_q E_q log p(x|z) - beta KL(q || p) against log p(x) from scipy: <= for beta >= 1, > for beta < 1."""
+    s = W.beta_posterior_state(beta)
+    W_, b, sigma, x = _toy()
+    log_px = stats.multivariate_normal(b, W_ @ W_.T + sigma**2 * np.eye(4)).logpdf(x)
+    best = _beta_objective(s["mean"], s["cov"], beta, W_, b, sigma, x)   # the maximum over q (test above)
+    if beta > 1:
+        assert best < log_px - 1e-3          # looser as beta grows
+    elif beta == 1:
+        assert best == pytest.approx(log_px, abs=1e-10)
+    else:
+        assert best > log_px + 1e-3          # no longer a bound: the objective overshoots log p(x)
+
+
 def test_beta_slider_trades_kl_for_reconstruction():
     ex = W.beta_vae_explorer()
     kls, recons = [], []

@@ -8,6 +8,8 @@ Rooms, one idea each:
   :func:`frechet_distance`, :func:`trace_sqrt_product`, :func:`gaussian_stats`.
 - ``inception``: :func:`inception_score`.
 - ``precision_recall``: :func:`precision_recall` (k-NN manifolds), :func:`knn_radii`.
+- ``parzen``: :class:`ParzenWindow` (a kernel density with exact likelihood and sampler) and
+  :func:`mixture_with_noise_log_prob`: likelihood and sample quality part ways (Theis et al.).
 - ``feature_net``: :class:`FeatureNet`, a small MNIST classifier whose features and class
   probabilities the scores use; :func:`feature_net` loads the checkpoint the course ships
   (``dgmlib.pretrained``; no Inception network is downloaded); :func:`embed` runs it over images.
@@ -20,6 +22,7 @@ from .coverage import mode_coverage
 from .feature_net import FeatureNet, embed, feature_net, train_feature_net
 from .frechet import fid, frechet_distance, gaussian_stats, trace_sqrt_product
 from .inception import inception_score
+from .parzen import ParzenWindow, mixture_with_noise_log_prob
 from .precision_recall import knn_radii, precision_recall
 
 __all__ = [
@@ -31,6 +34,8 @@ __all__ = [
     "inception_score",
     "precision_recall",
     "knn_radii",
+    "ParzenWindow",
+    "mixture_with_noise_log_prob",
     "FeatureNet",
     "feature_net",
     "train_feature_net",
