@@ -31,7 +31,7 @@ from dgmlib.training import fit
 
 # The one vocabulary of named loss terms (CONTRIBUTING.md, "The contract").
 VOCABULARY = {"loss", "elbo", "recon", "kl", "kl_z1", "kl_z2", "nll", "bits_per_dim", "mi", "tc", "dim_kl"}
-ADVERSARIAL_TERMS = {"loss", "real", "fake", "gp", "cycle", "adversarial"}
+ADVERSARIAL_TERMS = {"loss", "real", "fake", "gp", "cycle", "adversarial", "recon", "kl"}
 
 
 def _binary(n=32, shape=(1, 8, 8), seed=0):
@@ -84,6 +84,7 @@ ADVERSARIAL = {
                                          gp_weight=10.0), _points),
     "BiGAN": (G.BiGAN, lambda: G.BiGAN(2, 2, hidden=(16,)), _points),
     "CycleGAN": (G.CycleGAN, lambda: G.CycleGAN(2, hidden=(16,)), lambda: (_points(), _points(seed=1) - 2.0)),
+    "AVB": (V.AVB, lambda: V.AVB(2, 2, hidden=(16,)), _points),
 }
 DENSITIES = {
     "StandardNormal": (Fl.StandardNormal, lambda: Fl.StandardNormal(3), lambda: _points(dim=3)),

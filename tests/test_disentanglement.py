@@ -228,3 +228,59 @@ def test_energy_test_sees_dependence_with_equal_marginals():
     dependent = torch.stack([a, a], 1)
     independent = torch.stack([torch.randn(400, generator=g), torch.randn(400, generator=g)], 1)
     assert D.energy_test(dependent, independent)[1] < 0.01
+
+
+def test_two_latent_models_with_the_same_p_x_one_entangled_with_respect_to_the_other():
+    """Locatello et al.'s construction as two generative models: A draws z ~ p(z) and renders x = g(z);
+    B draws z' ~ p(z) and renders x = g(f^{-1}(z')) with the entangling f. Their densities of x are equal
+    (change of variables, with f's Jacobian from autograd), yet A's code is the factors and B's mixes them."""
+    marginals, _, f, f_inv, z = _construction(2)
+    W = torch.tensor([[1.0, 0.3, 0.0], [0.0, 1.0, -0.4], [0.2, 0.0, 1.0]], dtype=torch.float64)
+
+    def g(v):  # a fixed invertible renderer shared by both models
+        return torch.tanh(v) @ W.T + v
+
+    def log_p_z(v):
+        return sum(m.log_prob(v[:, i]) for i, m in enumerate(marginals))
+
+    def log_abs_det(fn, v):
+        jac = torch.func.vmap(torch.func.jacrev(lambda u: fn(u.unsqueeze(0))[0]))(v)
+        return torch.linalg.slogdet(jac)[1]
+
+    points = z[:200]
+    x = g(points)  # evaluate both densities at the same images x
+    # p_A(x) = p(z) / |det dg/dz| at z = g^{-1}(x) = points;  p_B(x) = p(z') / |det d(g o f^{-1})/dz'| at z' = f(points)
+    log_p_a = log_p_z(points) - log_abs_det(g, points)
+    z_b = f(points)
+    log_p_b = log_p_z(z_b) - log_abs_det(lambda u: g(f_inv(u)), z_b)
+    assert torch.allclose(g(f_inv(z_b)), x, atol=1e-8)
+    assert torch.allclose(log_p_a, log_p_b, atol=1e-6)                 # the same p(x), point by point
+    # and yet: A's code is the factors (MIG near its maximum), B's code mixes them (MIG far lower)
+    factors = torch.stack([torch.bucketize(z[:, i].contiguous(), torch.quantile(z[:, i], torch.linspace(0, 1, 9)[1:-1].double()))
+                           for i in range(3)], 1)
+    ranks = lambda c: c.argsort(0).argsort(0).double()  # noqa: E731  (equal-width bins of ranks = quantile bins)
+    mig_a, mig_b = D.mig(ranks(z), factors, bins=8), D.mig(ranks(f(z)), factors, bins=8)
+    assert mig_a > 0.95 and mig_b < 0.5 * mig_a
+
+
+def test_gaussian_total_correlation_against_scipy_entropies_and_what_noise_does_to_it():
+    """TC = sum_d H(z_d) - H(z) of a Gaussian (scipy's entropies of the true covariance), estimated from
+    samples; independent per-dimension noise, as in z ~ q(z|x) = N(mu(x), diag s^2), lowers it."""
+    g = torch.Generator().manual_seed(3)
+    L = torch.tensor([[1.0, 0.0, 0.0], [0.8, 0.6, 0.0], [-0.5, 0.4, 0.7]], dtype=torch.float64)
+    C = L @ L.T
+    means = torch.randn(200_000, 3, generator=g, dtype=torch.float64) @ L.T
+    exact = sum(stats.norm(scale=math.sqrt(C[d, d])).entropy() for d in range(3)) - stats.multivariate_normal(cov=C.numpy()).entropy()
+    assert D.gaussian_total_correlation(means) == pytest.approx(exact, abs=0.01)
+    noisy = means + 0.8 * torch.randn(200_000, 3, generator=g, dtype=torch.float64)
+    C_noisy = C + 0.64 * torch.eye(3, dtype=torch.float64)
+    exact_noisy = (sum(stats.norm(scale=math.sqrt(C_noisy[d, d])).entropy() for d in range(3))
+                   - stats.multivariate_normal(cov=C_noisy.numpy()).entropy())
+    assert D.gaussian_total_correlation(noisy) == pytest.approx(exact_noisy, abs=0.01) and exact_noisy < 0.5 * exact
+    assert abs(D.gaussian_total_correlation(torch.randn(50_000, 4, generator=g, dtype=torch.float64))) < 0.01
+    with pytest.raises(ValueError, match="constant dimension"):
+        D.gaussian_total_correlation(torch.cat([torch.randn(100, 1), torch.ones(100, 1)], 1))
+    with pytest.raises(ValueError, match=r"codes must be \(N, D\) with N > D"):
+        D.gaussian_total_correlation(torch.randn(3, 5))
+    with pytest.raises(ValueError, match="codes must be finite"):
+        D.gaussian_total_correlation(torch.tensor([[float("nan"), 1.0], [0.0, 1.0], [1.0, 2.0]]))

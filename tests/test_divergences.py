@@ -221,3 +221,59 @@ def test_kl_and_jsd_refuse_nan_probabilities():
         jsd(torch.tensor([0.5, 0.5]), pi)
     with pytest.raises(ValueError, match="pi and p must have the same shape"):
         jsd(torch.ones(2) / 2, torch.ones(3) / 3)
+
+
+def test_kl_to_zero_forces_jsd_and_w_to_zero_but_not_the_other_way():
+    """Arjovsky et al. (2017), theorem 2, on distributions over the points 0, 0.1, ..., 1 (diameter 1):
+    KL(p_n || pi) -> 0 forces TV -> 0 (Pinsker, TV <= sqrt(KL / 2)), hence JSD <= log 2 TV -> 0 and
+    W <= diameter TV -> 0. The converse fails: point masses at theta and 0 have W = |theta| -> 0 while
+    JSD stays log 2 and KL infinite."""
+    from scipy import stats
+
+    support = torch.linspace(0, 1, 11, dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)
+    pi = torch.rand(11, generator=g, dtype=torch.float64) + 0.1
+    pi = pi / pi.sum()
+    noise = torch.rand(11, generator=g, dtype=torch.float64)
+    kls, jsds, ws = [], [], []
+    for t in (1.0, 0.3, 0.1, 0.03, 0.01):
+        p_n = (1 - t) * pi + t * noise / noise.sum()          # -> pi as t -> 0
+        kl_n, jsd_n = kl(p_n, pi).item(), jsd(p_n, pi).item()
+        w_n = stats.wasserstein_distance(support, support, p_n.numpy(), pi.numpy())
+        tv_n = 0.5 * (p_n - pi).abs().sum().item()
+        assert tv_n <= math.sqrt(kl_n / 2) + 1e-12                     # Pinsker
+        assert jsd_n <= math.log(2) * tv_n + 1e-12 and w_n <= 1.0 * tv_n + 1e-12
+        kls.append(kl_n), jsds.append(jsd_n), ws.append(w_n)
+    for series in (kls, jsds, ws):
+        assert all(b < a for a, b in zip(series, series[1:])) and series[-1] < 0.02 * series[0]   # W ~ t, KL ~ t^2
+    for theta in (0.5, 0.1, 0.01):                              # W -> 0 without JSD or KL following
+        p_theta, p_zero = (support == round(theta * 10) / 10).double(), (support == 0).double()
+        if theta < 0.05:                                        # below the grid: use the exact 1-D W
+            assert wasserstein_1d(torch.tensor([theta]), torch.tensor([0.0])).item() == pytest.approx(theta)
+            continue
+        assert stats.wasserstein_distance(support, support, p_theta.numpy(), p_zero.numpy()) == pytest.approx(theta)
+        assert jsd(p_theta, p_zero).item() == pytest.approx(math.log(2)) and kl(p_theta, p_zero).item() == math.inf
+
+
+def test_w_along_a_path_of_mlp_parameters_is_continuous_and_differentiable():
+    """Arjovsky et al. (2017), theorem 1, for a neural generator: |W(t) - W(t')| <= E_z |G_t(z) - G_t'(z)|
+    (the coupling through the same z), and autograd's dW/dt equals finite differences."""
+    torch.manual_seed(4)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1)).double()
+    base = {n: p.detach() for n, p in net.named_parameters()}
+    step = {n: torch.randn(p.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64) for n, p in base.items()}
+    z = torch.randn(3000, 2, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    data = torch.randn(3000, generator=torch.Generator().manual_seed(7), dtype=torch.float64) - 1.0
+
+    def g(t):
+        return torch.func.functional_call(net, {n: base[n] + t * step[n] for n in base}, (z,)).squeeze(1)
+
+    ts = torch.linspace(-1, 1, 101, dtype=torch.float64)
+    w = torch.stack([wasserstein_1d(g(t), data) for t in ts])
+    bound = torch.stack([(g(b) - g(a)).abs().mean() for a, b in zip(ts, ts[1:])])
+    assert ((w[1:] - w[:-1]).abs() <= bound + 1e-12).all() and w.max() - w.min() > 0.5   # it moves, continuously
+    for t0 in (-0.5, 0.3):
+        t = torch.tensor(t0, dtype=torch.float64, requires_grad=True)
+        (grad,) = torch.autograd.grad(wasserstein_1d(g(t), data), t)
+        fd = (wasserstein_1d(g(t0 + 1e-5), data) - wasserstein_1d(g(t0 - 1e-5), data)).item() / 2e-5
+        assert grad.item() == pytest.approx(fd, rel=1e-4, abs=1e-6)

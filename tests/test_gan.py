@@ -269,3 +269,20 @@ def test_clip_weights_puts_every_parameter_in_the_box():
     assert torch.equal(net.weight[inside], before[inside])  # values inside the box are untouched
     with pytest.raises(ValueError, match="clip value c must be a positive number"):
         clip_weights(net, 0)
+
+
+def test_a_gradient_penalty_critic_has_gradient_norm_about_one_on_the_interpolates():
+    """The penalty lambda E (||grad f(x_hat)|| - 1)^2 on x_hat = eps x_pi + (1 - eps) x_p: after training,
+    the critic's gradient norm there is close to 1 (lecture 04), and an unpenalized one's is not."""
+    x_pi = toy2d("8gaussians", 512, seed=0, std=0.1)
+    x_p = 0.6 * torch.randn(512, 2, generator=torch.Generator().manual_seed(1)) + torch.tensor([0.5, 0.0])
+    mix = torch.rand(512, 1, generator=torch.Generator().manual_seed(2))
+    x_hat = mix * x_pi + (1 - mix) * x_p
+    norms = {}
+    for gp_weight in (10.0, 0.0):
+        torch.manual_seed(0)
+        critic = gan.MLPDiscriminator(2, hidden=(64, 64), dropout=0.0)
+        gan.train_critic(critic, x_pi, x_p, steps=400, lr=2e-3, gp_weight=gp_weight, progress=False)
+        norms[gp_weight] = gan.gradient_norms(critic, x_hat)
+    assert abs(norms[10.0].mean().item() - 1) < 0.15 and norms[10.0].std().item() < 0.3
+    assert norms[0.0].mean().item() > 2    # without the penalty nothing holds the slope near 1

@@ -117,9 +117,18 @@ def test_bigan_trains_with_train_gan_and_its_generator_moves_towards_the_data():
     model = gan.BiGAN(2, 2, hidden=(64, 64))
     z = torch.randn(500, 2, generator=torch.Generator().manual_seed(5))
     before = emd(model.generator(z).detach(), reference).item()
+
+    def inversion_error():  # E ||E(G(z)) - z||^2: the theorem's optimum is E = G^-1
+        with torch.no_grad():
+            return float((model.encoder(model.generator(z)) - z).pow(2).sum(1).mean())
+
+    inv_before = inversion_error()
     history = gan.train_gan(model, moons, epochs=16, batch_size=64, lr_g=1e-3, lr_d=1e-3, decay_lr=True,
                             progress=False, seed=0)
     after = emd(model.generator(z).detach(), reference).item()
+    inv_after = inversion_error()
+    random_pairing = float((z - z.roll(1, 0)).pow(2).sum(1).mean())   # no inversion at all: about 2 d = 4
+    assert inv_after < 0.85 * inv_before and inv_after < 0.6 * random_pairing   # trained towards E = G^-1
     assert list(history.keys())[:4] == ["d_loss", "d_real", "d_fake", "g_loss"] and len(history) == 16
     assert after < 0.75 * before, (before, after)
     assert model.sample(7).shape == (7, 2) and not model.sample(7).requires_grad
@@ -148,3 +157,19 @@ def test_cyclegan_refuses_a_batch_that_is_not_a_pair_of_same_shape_domains():
         gan.train_gan(model, (torch.zeros(10, 2), torch.zeros(10, 3)), epochs=1, progress=False)
     with pytest.raises(ValueError, match="the tensors in data must have the same, non-zero length"):
         gan.train_gan(model, (torch.zeros(10, 2), torch.zeros(12, 2)), epochs=1, progress=False)
+
+
+def test_truncation_trades_recall_for_precision_along_the_whole_curve():
+    """A generator that over-disperses (G(z) = 1.5 z against data N(0, I)): shrinking z by psi never lowers
+    precision and lowers recall at every step, and psi = 1 / 1.5 matches the data best."""
+    from dgmlib.metrics import precision_recall
+
+    data = torch.randn(2000, 2, generator=torch.Generator().manual_seed(0))
+    z = torch.randn(2000, 2, generator=torch.Generator().manual_seed(1))
+    psis = (0.3, 0.5, 0.67, 0.85, 1.0)
+    curve = {psi: precision_recall(data, 1.5 * gan.truncate(z, psi), k=5) for psi in psis}
+    precision = [curve[p]["precision"] for p in psis]
+    recall = [curve[p]["recall"] for p in psis]
+    assert all(a >= b for a, b in zip(precision, precision[1:])) and precision[0] - precision[-1] > 0.02  # fidelity up
+    assert all(a < b for a, b in zip(recall, recall[1:])) and recall[-1] - recall[0] > 0.15              # variety down
+    assert min(curve[0.67].values()) > 0.99 > curve[1.0]["precision"]   # psi = 1 / 1.5 undoes the over-dispersion

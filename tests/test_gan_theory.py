@@ -96,3 +96,30 @@ def test_the_non_saturating_step_is_the_gradient_of_kl_p_pi_minus_two_jsd(mean, 
     # and it is not the JSD's gradient (the minimax game's target), not even up to a positive factor
     cosine = torch.dot(grad_ns, grad_js) / (grad_ns.norm() * grad_js.norm())
     assert (grad_ns - 2 * grad_js).norm() > 0.05 * grad_ns.norm() and cosine < 0.9999
+
+
+def test_forward_kl_covers_reverse_kl_and_jsd_seek_a_mode():
+    """Lecture 03, section 4, by scipy's optimizer over (mu, log s) on the grid: KL(pi || p) matches the
+    moments of a two-mode pi; KL(p || pi) started near a mode locks onto it; JSD has both solutions as
+    local minima, and its values at the two differ by far less than the forward KL's."""
+    x = torch.linspace(-10, 10, 4001, dtype=torch.float64)
+    dx = float(x[1] - x[0])
+    pi = 0.5 * normal_density(x, -2.0, 0.5) + 0.5 * normal_density(x, 2.0, 0.5)
+
+    def fit(divergence, start):
+        def objective(params):
+            p = normal_density(x, float(params[0]), math.exp(params[1])) + 1e-300
+            return divergence(p).item()
+        result = optimize.minimize(objective, x0=start, method="Nelder-Mead", options={"xatol": 1e-7, "fatol": 1e-12})
+        return result.x[0], math.exp(result.x[1]), result.fun
+
+    forward = fit(lambda p: kl(pi, p, dx=dx), [0.5, 0.0])
+    reverse = fit(lambda p: kl(p, pi, dx=dx), [1.5, 0.0])
+    jsd_cover, jsd_seek = fit(lambda p: jsd(pi, p, dx=dx), [0.0, 0.7]), fit(lambda p: jsd(pi, p, dx=dx), [1.8, -0.5])
+    assert forward[0] == pytest.approx(0.0, abs=1e-3) and forward[1] == pytest.approx(math.sqrt(4.25), abs=1e-3)
+    assert reverse[0] == pytest.approx(2.0, abs=1e-3) and reverse[1] == pytest.approx(0.5, abs=1e-3)
+    assert reverse[2] == pytest.approx(math.log(2), abs=1e-3)            # KL(p || pi) of one mode: log 2
+    assert abs(jsd_cover[0]) < 0.05 and abs(jsd_seek[0] - 2.0) < 0.05   # two local minima
+    seek_p, cover_p = normal_density(x, 2.0, 0.5), normal_density(x, 0.0, math.sqrt(4.25))
+    gap_forward = abs(kl(pi, seek_p, dx=dx).item() - kl(pi, cover_p, dx=dx).item())
+    assert abs(jsd_cover[2] - jsd_seek[2]) < 0.03 < 10 < gap_forward

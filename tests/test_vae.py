@@ -368,3 +368,40 @@ def test_the_iwae_gradient_is_the_normalized_weight_average_of_the_per_sample_gr
         torch.testing.assert_close(grad_f[j], weighted, atol=1e-12, rtol=1e-10)
         assert (grad_f[j] - uniform).abs().max() > 1e-3                    # the weights matter
     assert w_tilde.max() > 2 / 8                                           # and are far from uniform here
+
+
+def test_the_gaussian_decoder_log_likelihood_is_the_scaled_l2_error_plus_a_constant():
+    """log p(x|z) = -||x - f(z)||^2 / (2 sigma^2) - D log(sigma sqrt(2 pi)), against torch.distributions."""
+    torch.manual_seed(0)
+    vae = V.make_vae(3, x_shape=(1, 4, 4), hidden=(8,), likelihood="gaussian").double()
+    x, z = torch.rand(5, 1, 4, 4, dtype=torch.float64), torch.randn(5, 3, dtype=torch.float64)
+    mean, sigma = vae.decode(z), vae.log_sigma.exp()
+    expected = Normal(mean, sigma).log_prob(x).flatten(1).sum(1)
+    l2 = -((x - mean) ** 2).flatten(1).sum(1) / (2 * sigma**2) - 16 * torch.log(sigma * math.sqrt(2 * math.pi))
+    torch.testing.assert_close(vae.log_px_given_z(x, z), expected)
+    torch.testing.assert_close(l2, expected)
+
+
+def test_a_one_branch_proposal_reaches_only_its_branch_log_p_minus_log_2():
+    """Lecture 02: p(z) = N(0, I), p(x|z) = N(x; z1 z2, 0.3^2), x = 1.5, is symmetric under z -> -z, so each
+    branch of the posterior holds half of p(x). F_k of a Gaussian proposal on one branch climbs to
+    log p(x) - log 2 (the branch's mass by quadrature), not to log p(x)."""
+    x_obs, noise = 1.5, 0.3
+
+    def log_joint(z):
+        return (-0.5 * ((x_obs - z[..., 0] * z[..., 1]) / noise) ** 2 - math.log(noise * math.sqrt(2 * math.pi))
+                - 0.5 * (z**2).sum(-1) - math.log(2 * math.pi))
+
+    grid = torch.linspace(-6, 6, 1201, dtype=torch.float64)
+    zz = torch.stack(torch.meshgrid(grid, grid, indexing="ij"), -1)
+    cell = 2 * math.log(float(grid[1] - grid[0]))
+    log_px = (torch.logsumexp(log_joint(zz).flatten(), 0) + cell).item()
+    log_branch = (torch.logsumexp(log_joint(zz)[grid > 0].flatten(), 0) + cell).item()   # z1 > 0
+    assert log_branch == pytest.approx(log_px - math.log(2), abs=1e-6)
+    mu = torch.tensor([1.2, 1.2], dtype=torch.float64)                        # on the z1 > 0 branch
+    logvar = torch.full((2,), 2 * math.log(0.6), dtype=torch.float64)          # narrow enough to miss the other
+    torch.manual_seed(0)
+    z = mu + (0.5 * logvar).exp() * torch.randn(200, 5000, 2, dtype=torch.float64)
+    log_w = log_joint(z) - G.log_normal(z, mu, logvar)
+    f_k = G.log_mean_exp(log_w, 1).mean().item()   # F_5000
+    assert abs(f_k - log_branch) < 0.05 and log_px - f_k > 0.6

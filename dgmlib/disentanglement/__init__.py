@@ -33,7 +33,7 @@ from .information import mig, modularity, mutual_information_matrix
 from .marginals import Marginal, exponential, gaussian_mixture, kumaraswamy
 from .predictors import dci, sap
 from .scores import METRIC_NAMES, all_metrics, beta_vae_score, factor_vae_score, representation_from_encoder
-from .tcvae import beta_tcvae_loss, total_correlation_terms
+from .tcvae import beta_tcvae_loss, gaussian_total_correlation, total_correlation_terms
 from .two_sample import energy_distance, energy_test
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "energy_test",
     "total_correlation_terms",
     "beta_tcvae_loss",
+    "gaussian_total_correlation",
     "METRIC_NAMES",
     "all_metrics",
     "warped_grid",

@@ -22,7 +22,8 @@ with ``flows=``), ``hierarchical`` (two levels of latents), ``linear_gaussian`` 
 ``variational_flows`` (the energies U1-U4, :class:`FlowPosterior`, :func:`fit_reverse_kl`,
 :class:`IAFStep`), ``evaluation`` (log p(x) by importance sampling, test bounds, latent grids),
 ``builders`` (:func:`make_vae`), ``learned_prior`` (a Gaussian-mixture prior fitted to the
-aggregate posterior of a trained VAE: :class:`LearnedPriorVAE`). The Gaussian maths (KLs, log-densities, the reparameterization,
+aggregate posterior of a trained VAE: :class:`LearnedPriorVAE`), ``avb`` (:class:`AVB`, an implicit
+posterior whose KL term a critic learns; trained adversarially, by ``train_gan``). The Gaussian maths (KLs, log-densities, the reparameterization,
 log-mean-exp) live in :mod:`dgmlib.gaussian`.
 
 Example:
@@ -36,6 +37,7 @@ Salakhutdinov, *Importance Weighted Autoencoders*, ICLR 2016.
 """
 
 from .autoencoder import Autoencoder
+from .avb import AVB
 from .builders import make_vae
 from .conv_stack import ConvStackDecoder, ConvStackEncoder
 from .estimators import reparam_gradient, score_function_gradient
@@ -49,6 +51,7 @@ from .nets import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 from .variational_flows import ENERGIES, FlowPosterior, IAFStep, energy, fit_reverse_kl
 
 __all__ = [
+    "AVB",
     "LIKELIHOODS", "log_bernoulli", "log_gaussian", "reparam_gradient", "score_function_gradient",
     "MLPEncoder", "MLPDecoder", "ConvEncoder", "ConvDecoder",
     "Autoencoder", "VAE", "HierarchicalVAE", "LinearGaussian", "make_vae", "MixturePrior", "LearnedPriorVAE",
