@@ -71,3 +71,53 @@ def test_avb_keeps_the_adversarial_contract_and_refuses_bad_input():
         V.AVB(3, 2, decoder=lambda z: z)
     with pytest.raises(ValueError, match="sigma"):
         V.AVB(3, 2, sigma=0.0)
+
+
+class _Square(nn.Module):
+    def forward(self, z):
+        return z**2
+
+
+def test_avb_learns_a_two_mode_posterior_that_no_gaussian_q_can_match():
+    """p(z) = N(0, 1), p(x|z) = N(x; z^2, 0.5^2): the posterior of x = 1 has modes at z = +-1. On a grid:
+    KL(q || p(z|x)) of AVB's samples (histogram) is small, the best Gaussian q's is not, and the critic
+    meets the density-ratio identity T*(x, z) = log p(z|x) - log p(z) where the posterior has its mass."""
+    sigma = 0.5
+    g = torch.Generator().manual_seed(1)
+    z0 = torch.randn(4096, 1, generator=g)
+    x = z0**2 + sigma * torch.randn(4096, 1, generator=g)
+    torch.manual_seed(0)
+    avb = V.AVB(1, 1, sigma=sigma, decoder=_Square(), hidden=(128, 128), noise_dim=4)
+    train_gan(avb, x, epochs=120, batch_size=128, lr_g=1e-3, lr_d=1e-3, decay_lr=True, seed=0, progress=False)
+
+    zs = torch.linspace(-4 + 0.025, 4 - 0.025, 160)                       # bin centres, width 0.05
+    x_obs = 1.0
+    log_post = -0.5 * ((x_obs - zs**2) / sigma) ** 2 - 0.5 * zs**2        # up to a constant
+    post = torch.softmax(log_post, 0) / 0.05
+    torch.manual_seed(3)
+    with torch.no_grad():
+        draws = avb.posterior_sample(torch.full((100_000, 1), x_obs))[:, 0]
+        t_learned = avb.log_ratio(torch.full((160, 1), x_obs), zs[:, None])
+    q = torch.histc(draws, bins=160, min=-4, max=4) / len(draws) / 0.05
+    kl_avb = (q[q > 0] * (q[q > 0] / post[q > 0]).log()).sum().item() * 0.05
+
+    mu = torch.tensor(0.5, requires_grad=True)                              # the best Gaussian q: max ELBO
+    log_s = torch.tensor(-1.0, requires_grad=True)
+    opt = torch.optim.Adam([mu, log_s], lr=0.02)
+    eps = torch.randn(4096, generator=torch.Generator().manual_seed(4))
+    for _ in range(1500):
+        z = mu + log_s.exp() * eps
+        elbo = (-0.5 * ((x_obs - z**2) / sigma) ** 2 - 0.5 * z**2).mean() + log_s
+        opt.zero_grad()
+        (-elbo).backward()
+        opt.step()
+    with torch.no_grad():   # in log space: the posterior's far tails underflow where the Gaussian still has mass
+        log_gauss = torch.distributions.Normal(mu.double(), log_s.exp().double()).log_prob(zs.double())
+        log_post_density = torch.log_softmax(log_post.double(), 0) - math.log(0.05)
+    kl_gauss = (log_gauss.exp() * (log_gauss - log_post_density)).sum().item() * 0.05
+
+    target = post.log() - (-0.5 * zs**2 - 0.5 * math.log(2 * math.pi))     # log p(z|x) - log p(z)
+    bulk = post > 0.1 * post.max()
+    assert 0.35 < (draws > 0).float().mean().item() < 0.65                 # both modes, about equally
+    assert kl_avb < 0.15 and kl_gauss > 0.5 and kl_gauss > 4 * kl_avb     # one mode is all a Gaussian gets
+    assert (t_learned[bulk] - target[bulk]).abs().mean() < 0.3
