@@ -30,7 +30,7 @@ COURSE_MAP: tuple[Entry, ...] = (
     Entry("lectures/02_tighter_bounds.ipynb", "Tighter bounds and richer posteriors: IWAE, hierarchical latents, flows in q"),
     Entry("lectures/03_gan_optimality.ipynb", "GANs: the optimal discriminator, JSD, saturation, mode collapse and its cures (packing, feature matching), DCGAN"),
     Entry("lectures/04_wasserstein_vs_jsd.ipynb", "KL vs JSD vs Wasserstein; Lipschitz critics (clipping, gradient penalty, spectral norm)"),
-    Entry("lectures/05_gan_evaluation.ipynb", "GAN evaluation: f-divergences, IS, FID, precision/recall; density ratios, BiGAN, CycleGAN"),
+    Entry("lectures/05_gan_evaluation.ipynb", "GAN evaluation: f-divergences, IS, FID, precision/recall; density ratios, AVB, BiGAN, CycleGAN"),
     Entry("lectures/06_normalizing_flows.ipynb", "Normalizing flows: change of variables, MAF/IAF, RealNVP, Glow, i-ResNets"),
     Entry("lectures/07_flows_on_images.ipynb", "Flows on images: dequantization, bits per dimension, a multi-scale flow on MNIST"),
     Entry("lectures/08_disentanglement.ipynb", "The impossibility of unsupervised disentanglement, constructed and measured"),
