@@ -4,7 +4,7 @@ Modules are named after the ideas of the course: ``runtime`` (device, seed, run 
 (offline data sets), ``training`` (the one training loop), ``plotting`` (the course's pictures),
 ``gaussian`` (Gaussian log-densities, KL, reparameterization), ``nets`` (the MLP builder),
 ``checks`` (argument checks), and one per family or topic: ``vae``, ``gan``, ``flows``,
-``divergences``, ``metrics``, ``disentanglement``, ``widgets``; ``pretrained`` holds the shipped
+``autoregressive``, ``divergences``, ``metrics``, ``disentanglement``, ``widgets``; ``pretrained`` holds the shipped
 checkpoints. Submodules load on first use:
 ``import dgmlib`` stays fast.
 
@@ -21,7 +21,7 @@ __all__ = ["budget", "get_device", "is_fast", "seed_everything", "train_yourself
 
 _SUBMODULES = {
     "runtime", "data", "training", "plotting", "gaussian", "nets", "checks",
-    "vae", "gan", "flows", "divergences", "metrics", "disentanglement", "widgets", "pretrained",
+    "vae", "gan", "flows", "autoregressive", "divergences", "metrics", "disentanglement", "widgets", "pretrained",
 }
 
 
