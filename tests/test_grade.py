@@ -325,3 +325,23 @@ def test_the_notebook_time_limit_skips_the_later_cells(tmp_path):
     assert any(e.startswith("notebook time limit (5 s) reached: cell") for e in r["cell_errors"])
     assert all("`interpolate` is not defined" in c["feedback"] for c in r["questions"]["2.7"]["checks"])
     assert _hash(path) == before
+
+
+def test_gradebook_cells_cannot_be_read_as_formulas_and_names_stay_on_one_line(tmp_path):
+    """Issue 19, item 7: file names that start with =, +, -, @ land in the CSV as text (a leading '),
+    and a newline in a name breaks neither the CSV row nor the written-answers Markdown."""
+    from dgmlib.course.grader.reports import write_gradebook, write_written_answers
+
+    names = ['=HYPERLINK("x").ipynb', "+1+1.ipynb", "-2.ipynb", "@SUM(A1).ipynb", "two\nlines.ipynb", "ok.ipynb"]
+    results = [{"submission": str(tmp_path / n), "lab": "lab1_vae", "questions": {"1.1": {"points": 1.0, "max": 2.0, "checks": []}},
+                "total": 1.0, "max": 2.0, "status": "=1+1" if n == "ok.ipynb" else "ok", "cell_errors": [],
+                "written": [{"question": "1.2", "answered": True, "text": "an answer"}]} for n in names]
+    path = write_gradebook(results, tmp_path / "gradebook.csv")
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert len(rows) == 1 + len(names)                                         # no row split by a newline
+    cells = [row[0] for row in rows[1:]]
+    assert cells[:4] == ["'" + n for n in names[:4]] and cells[4] == "two lines.ipynb" and cells[5] == "ok.ipynb"
+    assert rows[-1][rows[0].index("status")] == "'=1+1"
+    md = write_written_answers(results, tmp_path / "written.md").read_text(encoding="utf-8")
+    assert "## two lines.ipynb (lab1_vae)" in md and "\nlines.ipynb" not in md

@@ -14,6 +14,22 @@ def points_text(x: float) -> str:
     return f"{x:g}"
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_text(text: str) -> str:
+    """A name or status fit for one line: control characters (newlines, tabs) become spaces."""
+    return "".join(" " if ch < " " or ch == "\x7f" else ch for ch in str(text))
+
+
+def csv_cell(text: str) -> str:
+    """A CSV cell a spreadsheet shows as text: one line, and a leading ``'`` where it would read a formula
+    (a cell starting with ``=``, ``+``, ``-`` or ``@``: the OWASP advice against CSV injection)."""
+    text = str(text)
+    one_line = safe_text(text)
+    return "'" + one_line if text.startswith(_FORMULA_START) or one_line.startswith(_FORMULA_START) else one_line
+
+
 def _question_key(q: str):
     return tuple(int(p) if p.isdigit() else 0 for p in q.split("."))
 
@@ -21,7 +37,7 @@ def _question_key(q: str):
 def format_report(result: dict) -> str:
     """The text a student reads: per question the points and, for each lost point, what to fix."""
     pts = points_text
-    lines = [f"== {result['submission']}  ({result['lab'] or 'unknown lab'})  "
+    lines = [f"== {safe_text(result['submission'])}  ({safe_text(result['lab'] or 'unknown lab')})  "
              f"{pts(result['total'])} / {pts(result['max'])} points"]
     if result["status"] != "ok":
         lines.append(f"   status: {result['status']}")
@@ -56,9 +72,9 @@ def write_gradebook(results: list[dict], path: str | os.PathLike) -> Path:
                          *[f"W{q}" for q in ws]])
         names = [Path(r["submission"]).name for r in results]
         for r, name in zip(results, names):
-            row = [name if names.count(name) == 1 else r["submission"], r["lab"] or ""]
+            row = [csv_cell(name if names.count(name) == 1 else r["submission"]), csv_cell(r["lab"] or "")]
             row += [points_text(r["questions"][q]["points"]) if q in r["questions"] else "" for q in qs]
-            row += [points_text(r["total"]), points_text(r["max"]), r["status"]]
+            row += [points_text(r["total"]), points_text(r["max"]), csv_cell(r["status"])]
             writer.writerow(row + [""] * len(ws))  # the written answers' points, for the instructor to fill in
     return path
 
@@ -67,7 +83,7 @@ def write_written_answers(results: list[dict], path: str | os.PathLike) -> Path:
     """Markdown: for each submission, each written question and the student's text, to grade by hand."""
     out = ["# Written answers to grade by hand", ""]
     for r in results:
-        out += [f"## {Path(r['submission']).name} ({r['lab'] or 'unknown lab'})", ""]
+        out += [f"## {safe_text(Path(r['submission']).name)} ({safe_text(r['lab'] or 'unknown lab')})", ""]
         if not r["written"]:
             out += ["(no written answers found)", ""]
         for w in r["written"]:
