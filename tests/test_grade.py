@@ -345,3 +345,34 @@ def test_gradebook_cells_cannot_be_read_as_formulas_and_names_stay_on_one_line(t
     assert rows[-1][rows[0].index("status")] == "'=1+1"
     md = write_written_answers(results, tmp_path / "written.md").read_text(encoding="utf-8")
     assert "## two lines.ipynb (lab1_vae)" in md and "\nlines.ipynb" not in md
+
+
+def test_disagreeing_lab_sources_are_reported_and_lab_overrides_them(tmp_path):
+    """Issue 19, item 7: metadata saying lab 2 on a lab 1 notebook is no longer graded as lab 2 silently."""
+    from dgmlib.course.grader.submission import lab_disagreement, lab_evidence
+
+    q = lambda n: nbformat.v4.new_code_cell("", metadata={"dgm": {"question": n}})  # noqa: E731
+    nb = nbformat.v4.new_notebook(cells=[q("1.1"), q("1.2"), q("1.3")], metadata={"dgm": {"lab": "lab2_gan"}})
+    assert lab_evidence(nb, "smith_lab1.ipynb") == {"metadata": "lab2_gan", "questions": "lab1_vae", "file name": "lab1_vae"}
+    assert lab_disagreement(nb, "smith_lab1.ipynb") == ("the lab sources disagree: metadata says lab2_gan, "
+                                                          "questions says lab1_vae, file name says lab1_vae")
+    agreeing = nbformat.v4.new_notebook(cells=[q("1.1")], metadata={"dgm": {"lab": "lab1_vae"}})
+    assert lab_disagreement(agreeing, "lab1.ipynb") is None and lab_disagreement(agreeing) is None
+    path = tmp_path / "smith_lab1.ipynb"
+    nbformat.write(nb, path)
+    silent = grader.grade_notebook(path, timeout_notebook=60)
+    assert silent["lab"] == "lab2_gan" and silent["status"].startswith("ok; the lab sources disagree: metadata says lab2_gan")
+    forced = grader.grade_notebook(path, timeout_notebook=60, lab="lab1_vae")
+    assert forced["lab"] == "lab1_vae" and forced["status"].endswith("graded as lab1_vae (--lab)")
+    assert set(forced["questions"]) == set(questions("lab1_vae")) and forced["total"] == 0
+    with pytest.raises(ValueError, match="lab must be one of lab1_vae, lab2_gan, lab3_flows, got 'lab4'"):
+        grader.grade_notebook(path, lab="lab4")
+
+
+@pytest.mark.parametrize("lab", ["lab1_vae", "lab2_gan", "lab3_flows"])
+def test_every_question_tagged_as_code_has_checks(lab):
+    """Issue 19, item 7: a code question without checks would be worth nothing, silently (Q1.12 was)."""
+    nb = nbformat.read(Path(__file__).parents[1] / "solutions" / f"{lab}.ipynb", as_version=4)
+    tagged = {c.metadata["dgm"]["question"] for c in nb.cells
+              if c.cell_type == "code" and isinstance(c.metadata.get("dgm"), dict) and c.metadata["dgm"].get("question")}
+    assert tagged and tagged <= set(questions(lab)), sorted(tagged - set(questions(lab)))

@@ -305,3 +305,67 @@ def _(ns):
            "nats, above 200 (a working VAE gets ~160-180): check the encoder outputs (mu, logvar) with no activation "
            "on them, and that decode returns logits (no sigmoid)")
 
+
+
+# ---------------------------------------------------------------------------------------------
+# 1.12 the training objective for fit
+
+
+class _FixedVAE(torch.nn.Module):
+    """A small stand-in with the lab's interface (forward -> (logits, mu, logvar)), so that 1.12 is judged
+    on vae_loss alone, whatever the student's VAE does."""
+
+    def __init__(self):
+        super().__init__()
+        g = torch.Generator().manual_seed(12)
+        self.enc = torch.nn.Linear(784, 8)
+        self.dec = torch.nn.Linear(4, 784)
+        with torch.no_grad():
+            for p in self.parameters():
+                p.copy_(0.05 * torch.randn(p.shape, generator=g))
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        return self.dec(_reparameterize(mu, logvar)), mu, logvar
+
+
+def _vae_loss_terms(ns, x, seed):
+    torch.manual_seed(seed)
+    out = ns["vae_loss"](_FixedVAE(), x)
+    expect(isinstance(out, dict), f"vae_loss must return a dict, got {type(out).__name__}")
+    expect(list(out)[:1] == ["loss"] and {"recon", "kl"} <= set(out),
+           f"vae_loss must return {{'loss', 'recon', 'kl'}} with 'loss' first (fit minimizes the first key), got {list(out)}")
+    return out
+
+
+@check(CHECKS, "1.12", "returns {'loss', 'recon', 'kl'}, 'loss' first, each a scalar", 1, "vae_loss")
+def _(ns):
+    out = _vae_loss_terms(ns, _binary(6, 12), 0)
+    for key in ("loss", "recon", "kl"):
+        expect(torch.is_tensor(out[key]) and out[key].numel() == 1, f"vae_loss(...)['{key}'] must be a scalar tensor")
+
+
+@check(CHECKS, "1.12", "loss = -ELBO = recon + kl, batch means, from one forward pass", 2, "vae_loss")
+def _(ns):
+    x = _binary(6, 13)
+    out = _vae_loss_terms(ns, x, 1)
+    torch.manual_seed(1)  # the same draw of z as the student's one forward pass
+    logits, mu, logvar = _FixedVAE()(x)
+    recon = torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1).mean()
+    kl = _kl_gaussian(mu, logvar).mean()
+    expect_close(out["recon"].detach(), recon.detach(), "vae_loss(...)['recon'] (mean over the batch of the summed BCE)")
+    expect_close(out["kl"].detach(), kl.detach(), "vae_loss(...)['kl'] (mean over the batch of KL(q(z|x) || N(0, I)))")
+    expect_close(out["loss"].detach(), (recon + kl).detach(), "vae_loss(...)['loss']",
+                 hint="the loss is the negative ELBO, recon + kl, from one forward pass (one draw of z)")
+
+
+@check(CHECKS, "1.12", "the loss back-propagates to the encoder and the decoder", 1, "vae_loss")
+def _(ns):
+    torch.manual_seed(2)
+    model = _FixedVAE()
+    out = ns["vae_loss"](model, _binary(6, 14))
+    expect(isinstance(out, dict) and torch.is_tensor(out.get("loss")) and out["loss"].requires_grad,
+           "vae_loss(...)['loss'] must carry a gradient (do not detach it or call .item())")
+    out["loss"].backward()
+    expect(all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters()),
+           "the loss does not reach every weight: compute it from model(x)'s logits, mu and logvar")

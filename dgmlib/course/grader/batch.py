@@ -11,7 +11,7 @@ from pathlib import Path
 from ... import checks as argchecks
 from ..checks import load_lab, questions
 from .kernel import run_submission
-from .submission import identify_lab, read_submission, written_answers
+from .submission import LABS, identify_lab, lab_disagreement, read_submission, written_answers
 
 __all__ = ["grade_notebook", "grade_paths", "submission_paths"]
 
@@ -38,8 +38,12 @@ def _fill(result: dict, checks: list[dict], reason: str) -> dict:
 
 
 def grade_notebook(path: str | os.PathLike, *, timeout_cell: float = 120, timeout_notebook: float = 900,
-                   timeout_scale: float = 1.0) -> dict:
+                   timeout_scale: float = 1.0, lab: str | None = None) -> dict:
     """Run and grade one submission; never raises for a broken submission (its status says why).
+
+    ``lab`` grades it as that lab whatever it says (``--lab``); otherwise the lab is identified
+    (:func:`identify_lab`). Either way, sources that disagree (metadata, question numbers, file name)
+    are reported in the status: ``"ok; the lab sources disagree: ..."``.
 
     Returns ``{submission, lab, status, questions: {q: {points, max, checks: [...]}}, written,
     cell_errors, total, max, seconds}``. ``timeout_cell``/``timeout_notebook``: seconds for one cell
@@ -47,6 +51,8 @@ def grade_notebook(path: str | os.PathLike, *, timeout_cell: float = 120, timeou
     """
     start = time.perf_counter()
     path = Path(path)
+    if lab is not None and lab not in LABS:
+        raise ValueError(f"lab must be one of {', '.join(LABS)}, got {lab!r}")
     try:
         nb = read_submission(path)
     except Exception as err:  # not JSON, not a notebook, unreadable
@@ -54,14 +60,17 @@ def grade_notebook(path: str | os.PathLike, *, timeout_cell: float = 120, timeou
         if result["lab"]:
             _fill(result, [], "not graded: the file is not a valid notebook")
     else:
-        lab = identify_lab(nb, path)
-        if lab is None:
+        chosen = lab if lab is not None else identify_lab(nb, path)
+        if chosen is None:
             result = _result(path, None, "cannot tell which lab this is (no dgm metadata, no labN in the file name)")
         else:
-            result = _result(path, lab)
+            disagreement = lab_disagreement(nb, path)
+            result = _result(path, chosen)
             result["written"] = written_answers(nb)
-            checks, reason = run_submission(nb, path, lab, result, timeout_cell, timeout_notebook, timeout_scale)
+            checks, reason = run_submission(nb, path, chosen, result, timeout_cell, timeout_notebook, timeout_scale)
             _fill(result, checks, reason)
+            if disagreement is not None:   # never silent: the instructor sees it in the report and the CSV
+                result["status"] += f"; {disagreement}; graded as {chosen}" + (" (--lab)" if lab is not None else "")
     result["seconds"] = time.perf_counter() - start
     return result
 

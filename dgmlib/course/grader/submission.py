@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..checks import LABS
 
-__all__ = ["UNANSWERED", "read_submission", "identify_lab", "written_answers"]
+__all__ = ["lab_evidence", "lab_disagreement", "UNANSWERED", "read_submission", "identify_lab", "written_answers"]
 
 UNANSWERED = "YOUR ANSWER HERE"
 _LAB_BY_NUMBER = {lab[3]: lab for lab in LABS}  # "1" -> "lab1_vae"
@@ -41,12 +41,13 @@ def _question(cell) -> str | None:
     return str(q) if q is not None else None
 
 
-def identify_lab(nb, path: str | os.PathLike | None = None) -> str | None:
-    """Which lab ``nb`` answers: notebook metadata ``dgm.lab``, else the majority of its question
-    numbers (``1.x`` -> lab1_vae ...), else a lab name or ``labN`` in the file name; None if none."""
+def lab_evidence(nb, path: str | os.PathLike | None = None) -> dict[str, str]:
+    """What each source says the lab is: ``{"metadata": ..., "questions": ..., "file name": ...}``,
+    only the sources that name one (the questions' by the majority of their numbers, ``1.x`` -> lab1_vae)."""
+    evidence: dict[str, str] = {}
     dgm = nb.get("metadata", {}).get("dgm")
     if isinstance(dgm, dict) and dgm.get("lab") in LABS:
-        return dgm["lab"]
+        evidence["metadata"] = dgm["lab"]
     counts: dict[str, int] = {}
     for cell in nb.get("cells", []):
         q = _question(cell)
@@ -54,16 +55,34 @@ def identify_lab(nb, path: str | os.PathLike | None = None) -> str | None:
             lab = _LAB_BY_NUMBER[q.split(".")[0]]
             counts[lab] = counts.get(lab, 0) + 1
     if counts:
-        return max(sorted(counts), key=counts.get)
+        evidence["questions"] = max(sorted(counts), key=counts.get)
     if path is not None:
         name = Path(path).name.lower()
-        for lab in LABS:
-            if lab in name:
-                return lab
+        named = [lab for lab in LABS if lab in name]
         found = re.search(r"lab[ _-]?([123])", name)
-        if found:
-            return _LAB_BY_NUMBER[found.group(1)]
+        if named:
+            evidence["file name"] = named[0]
+        elif found:
+            evidence["file name"] = _LAB_BY_NUMBER[found.group(1)]
+    return evidence
+
+
+def identify_lab(nb, path: str | os.PathLike | None = None) -> str | None:
+    """Which lab ``nb`` answers: notebook metadata ``dgm.lab``, else the majority of its question
+    numbers (``1.x`` -> lab1_vae ...), else a lab name or ``labN`` in the file name; None if none."""
+    evidence = lab_evidence(nb, path)
+    for source in ("metadata", "questions", "file name"):
+        if source in evidence:
+            return evidence[source]
     return None
+
+
+def lab_disagreement(nb, path: str | os.PathLike | None = None) -> str | None:
+    """A sentence naming the sources that disagree about the lab (``None`` when they agree)."""
+    evidence = lab_evidence(nb, path)
+    if len(set(evidence.values())) <= 1:
+        return None
+    return "the lab sources disagree: " + ", ".join(f"{source} says {lab}" for source, lab in evidence.items())
 
 
 def written_answers(nb) -> list[dict]:
