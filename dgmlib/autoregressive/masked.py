@@ -33,8 +33,9 @@ class MaskedConv2d(nn.Conv2d):
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd (a centre pixel), got {kernel_size}")
         checks.one_of(mask_type, "mask_type", ("A", "B"))
-        super().__init__(checks.positive_int(in_channels, "in_channels"), checks.positive_int(out_channels, "out_channels"),
-                         kernel_size, padding=kernel_size // 2)
+        in_channels = checks.positive_int(in_channels, "in_channels")
+        out_channels = checks.positive_int(out_channels, "out_channels")
+        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
         centre = kernel_size // 2
         mask = torch.ones(kernel_size, kernel_size)
         mask[centre, centre + (mask_type == "B"):] = 0    # the centre row: from the centre (A) or after it (B)

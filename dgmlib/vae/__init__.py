@@ -23,7 +23,8 @@ with ``flows=``), ``hierarchical`` (two levels of latents), ``linear_gaussian`` 
 :class:`IAFStep`), ``evaluation`` (log p(x) by importance sampling, test bounds, latent grids),
 ``builders`` (:func:`make_vae`), ``learned_prior`` (a Gaussian-mixture prior fitted to the
 aggregate posterior of a trained VAE: :class:`LearnedPriorVAE`), ``avb`` (:class:`AVB`, an implicit
-posterior whose KL term a critic learns; trained adversarially, by ``train_gan``). The Gaussian maths (KLs, log-densities, the reparameterization,
+posterior whose KL term a critic learns; trained adversarially, by ``train_gan``).
+The Gaussian maths (KLs, log-densities, the reparameterization,
 log-mean-exp) live in :mod:`dgmlib.gaussian`.
 
 Example:

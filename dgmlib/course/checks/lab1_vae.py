@@ -334,7 +334,8 @@ def _vae_loss_terms(ns, x, seed):
     out = ns["vae_loss"](_FixedVAE(), x)
     expect(isinstance(out, dict), f"vae_loss must return a dict, got {type(out).__name__}")
     expect(list(out)[:1] == ["loss"] and {"recon", "kl"} <= set(out),
-           f"vae_loss must return {{'loss', 'recon', 'kl'}} with 'loss' first (fit minimizes the first key), got {list(out)}")
+           f"vae_loss must return {{'loss', 'recon', 'kl'}} with 'loss' first (fit minimizes the first key), "
+           f"got {list(out)}")
     return out
 
 
@@ -353,7 +354,8 @@ def _(ns):
     logits, mu, logvar = _FixedVAE()(x)
     recon = torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1).mean()
     kl = _kl_gaussian(mu, logvar).mean()
-    expect_close(out["recon"].detach(), recon.detach(), "vae_loss(...)['recon'] (mean over the batch of the summed BCE)")
+    expect_close(out["recon"].detach(), recon.detach(),
+                 "vae_loss(...)['recon'] (mean over the batch of the summed BCE)")
     expect_close(out["kl"].detach(), kl.detach(), "vae_loss(...)['kl'] (mean over the batch of KL(q(z|x) || N(0, I)))")
     expect_close(out["loss"].detach(), (recon + kl).detach(), "vae_loss(...)['loss']",
                  hint="the loss is the negative ELBO, recon + kl, from one forward pass (one draw of z)")

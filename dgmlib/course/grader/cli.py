@@ -26,8 +26,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--timeout-cell", type=float, default=120, help="seconds one cell may run (default 120)")
     parser.add_argument("--timeout-notebook", type=float, default=900,
                         help="seconds all of a notebook's cells may run (default 900)")
-    parser.add_argument("--lab", default=None, help="grade every submission as this lab (lab1_vae, lab2_gan, lab3_flows), "
-                        "whatever its metadata, questions and file name say; disagreements are reported either way")
+    parser.add_argument("--lab", default=None,
+                        help="grade every submission as this lab (lab1_vae, lab2_gan, lab3_flows), whatever its "
+                             "metadata, questions and file name say; disagreements are reported either way")
     parser.add_argument("--timeout-scale", type=float, default=1.0,
                         help="multiplies each hidden check's own time limit (default 1; raise it on a slow machine)")
     return parser
