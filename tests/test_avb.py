@@ -15,6 +15,17 @@ from dgmlib import vae as V
 from dgmlib.gan import train_gan
 
 SIGMA = 0.5
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These 1-D models train many tiny steps: one thread is several times faster than two."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 SHRINK, VAR = 1 / (1 + SIGMA**2), SIGMA**2 / (1 + SIGMA**2)   # posterior mean = SHRINK x, variance VAR
 
 
