@@ -4,6 +4,11 @@ import os
 
 # Tests (and the notebook kernels nbval starts from this process) run with the fast budget.
 os.environ.setdefault("DGMLIB_FAST", "1")
+# Matplotlib's font cache records the absolute font paths of the venv that built it; the shared
+# ~/.cache/matplotlib breaks (stderr "findfont" in every kernel) once that venv is deleted. Each
+# checkout keeps its own, and the kernels inherit it.
+os.environ.setdefault("MPLCONFIGDIR", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                                   ".dgmlib_cache", "matplotlib"))
 
 import matplotlib  # noqa: E402
 
