@@ -16,6 +16,7 @@ from torch import nn
 
 from .. import checks
 from ..runtime import module_device
+from ..vae.likelihoods import log_bernoulli
 from .masked import MaskedConv2d
 
 __all__ = ["PixelCNN"]
@@ -67,7 +68,7 @@ class PixelCNN(nn.Module):
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """log p(x) = sum_i log Bernoulli(x_i; sigmoid(logit_i)), exact: ``(B,)`` nats."""
-        return -F.binary_cross_entropy_with_logits(self.logits(x), x, reduction="none").flatten(1).sum(1)
+        return log_bernoulli(x, self.logits(x))
 
     def loss(self, x: torch.Tensor) -> dict:
         """``{"loss", "nll", "bits_per_dim"}``: the mean NLL (nats per image) and the same in bits per pixel."""

@@ -24,10 +24,11 @@ import math
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .. import checks
+from ..gan.losses import discriminator_loss
+from ..gaussian import log_normal
 from ..nets import mlp
 from ..runtime import module_device
 
@@ -82,8 +83,7 @@ class AVB(nn.Module):
 
     def log_px_given_z(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """log N(x; f(z), sigma^2 I) summed over the data dimensions: ``(B,)``."""
-        mean = self.decoder(z)
-        return (-0.5 * ((x - mean) / self.sigma) ** 2 - math.log(self.sigma * math.sqrt(2 * math.pi))).sum(1)
+        return log_normal(x, self.decoder(z), 2 * math.log(self.sigma))
 
     def generator_parameters(self):
         """Encoder and decoder: the players that maximize the ELBO."""
@@ -98,8 +98,7 @@ class AVB(nn.Module):
         with torch.no_grad():
             z_q = self.posterior_sample(x)
         t_q, t_p = self.log_ratio(x, z_q), self.log_ratio(x, self.prior(len(x)))
-        loss = F.softplus(-t_q).mean() + F.softplus(t_p).mean()
-        return {"loss": loss, "real": t_q.detach().mean(), "fake": t_p.detach().mean()}
+        return {"loss": discriminator_loss(t_q, t_p), "real": t_q.detach().mean(), "fake": t_p.detach().mean()}
 
     def g_loss(self, x: torch.Tensor) -> dict:
         """``{"loss", "recon", "kl"}``: -E_q[log p(x|z) - T(x, z)], its two parts (KL estimated by T)."""
