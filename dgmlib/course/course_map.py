@@ -34,6 +34,8 @@ COURSE_MAP: tuple[Entry, ...] = (
     Entry("lectures/06_normalizing_flows.ipynb", "Normalizing flows: change of variables, MAF/IAF, RealNVP, Glow, i-ResNets"),
     Entry("lectures/07_flows_on_images.ipynb", "Flows on images: dequantization, bits per dimension, a multi-scale flow on MNIST"),
     Entry("lectures/08_disentanglement.ipynb", "The impossibility of unsupervised disentanglement, constructed and measured"),
+    Entry("lectures/09_autoregressive_and_hybrid.ipynb", "Autoregressive and hybrid models: masked convolutions and PixelCNN, PixelVAE, a VAE with a flow"),
+    Entry("lectures/10_gan_evolution.ipynb", "GAN evolution: progressive growing, StyleGAN, BigGAN's pieces, the Standard Equation, unrolled GANs"),
     Entry("solutions/lab1_vae.ipynb", "Lab 1: build and train a VAE (student version in labs/)"),
     Entry("solutions/lab2_gan.ipynb", "Lab 2: build and train a GAN (student version in labs/)"),
     Entry("solutions/lab3_flows.ipynb", "Lab 3: a coupling flow with dequantization (student version in labs/)"),
