@@ -87,6 +87,11 @@ ADVERSARIAL = {
     "BiGAN": (G.BiGAN, lambda: G.BiGAN(2, 2, hidden=(16,)), _points),
     "CycleGAN": (G.CycleGAN, lambda: G.CycleGAN(2, hidden=(16,)), lambda: (_points(), _points(seed=1) - 2.0)),
     "AVB": (V.AVB, lambda: V.AVB(2, 2, hidden=(16,)), _points),
+    "UnrolledGAN": (G.UnrolledGAN, lambda: G.UnrolledGAN(G.MLPGenerator(2, 2, hidden=(16,), batch_norm=False, output=None),
+                                                         G.MLPDiscriminator(2, hidden=(16,)), latent_dim=2,
+                                                         unroll_steps=2), _points),
+    "FGAN": (G.FGAN, lambda: G.FGAN(G.MLPGenerator(2, 2, hidden=(16,), batch_norm=False, output=None),
+                                   G.MLPDiscriminator(2, hidden=(16,)), latent_dim=2, divergence="kl"), _points),
 }
 DENSITIES = {
     "StandardNormal": (Fl.StandardNormal, lambda: Fl.StandardNormal(3), lambda: _points(dim=3)),

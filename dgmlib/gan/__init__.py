@@ -32,11 +32,14 @@ Rooms: ``losses`` (the kinds, D*, the density ratio), ``lipschitz`` (clipping, g
 spectral norms, orthogonal regularization), ``nets`` (MLP and DCGAN players, self-attention),
 ``packing`` (PacGAN's discriminator of packs),
 ``model`` (GAN and its regularizers), ``bigan``, ``cyclegan``, ``truncation``, ``train``
-(train_gan, train_critic).
+(train_gan, train_critic). Lecture 10 (GAN evolution): ``standard_equation`` (the inner min over q),
+``fgan`` (f-GAN), ``unrolled`` (Unrolled GAN), ``instance_noise``.
 """
 
 from .bigan import BiGAN
 from .cyclegan import CycleGAN
+from .fgan import FGAN
+from .instance_noise import InstanceNoise
 from .lipschitz import (clip_weights, gradient_norms, gradient_penalty, lipschitz_bound, orthogonal_regularization,
                         power_iteration)
 from .losses import LOSS_KINDS, density_ratio, discriminator_loss, generator_loss, optimal_discriminator
@@ -44,7 +47,9 @@ from .model import GAN
 from .packing import Packed
 from .nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, SelfAttention2d
 from .train import train_critic, train_gan
+from .standard_equation import standard_equation_q
 from .truncation import truncate, truncated_normal
+from .unrolled import UnrolledGAN, unrolled_parameters
 
 __all__ = [
     "LOSS_KINDS", "discriminator_loss", "generator_loss", "optimal_discriminator", "density_ratio",
@@ -54,4 +59,5 @@ __all__ = [
     "Packed", "GAN", "BiGAN", "CycleGAN",
     "train_gan", "train_critic",
     "truncated_normal", "truncate",
+    "FGAN", "UnrolledGAN", "unrolled_parameters", "InstanceNoise", "standard_equation_q",
 ]
