@@ -26,7 +26,7 @@ import dgmlib
 from dgmlib import flows as Fl
 from dgmlib import gan as G
 from dgmlib import vae as V
-from dgmlib.autoregressive import PixelCNN
+from dgmlib.autoregressive import PixelCNN, PixelVAE
 from dgmlib.metrics import FeatureNet, ParzenWindow
 from dgmlib.training import fit
 
@@ -74,6 +74,10 @@ LIKELIHOOD = {
     "Flow-residual": (Fl.Flow, lambda: Fl.residual_flow(2, n_blocks=1, hidden=(8,)), _points),
     "Flow-mnist": (Fl.Flow, lambda: Fl.mnist_flow(hidden=4, steps=1), lambda: _binary(8, (1, 28, 28)) * 0.9),
     "PixelCNN": (PixelCNN, lambda: PixelCNN(8, 8, channels=4, layers=1, first_kernel=3), _binary),
+    "PixelVAE": (PixelVAE, lambda: PixelVAE(2, hidden=(16,), features=1, channels=4, layers=0, first_kernel=3),
+                 lambda: _binary(8, (1, 28, 28))),
+    "HybridFlowVAE": (V.HybridFlowVAE, lambda: V.make_hybrid_vae(2, hidden=(16,), steps=1, coupling_hidden=4),
+                      lambda: _binary(8, (1, 28, 28)) * 0.9),
 }
 NOT_GENERATIVE = {"Autoencoder": (V.Autoencoder, lambda: V.Autoencoder(V.MLPEncoder(64, 4, hidden=(16,)),
                                                                         V.MLPDecoder(4, (1, 8, 8), hidden=(16,))),

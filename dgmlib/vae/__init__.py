@@ -23,7 +23,8 @@ with ``flows=``), ``hierarchical`` (two levels of latents), ``linear_gaussian`` 
 :class:`IAFStep`), ``evaluation`` (log p(x) by importance sampling, test bounds, latent grids),
 ``builders`` (:func:`make_vae`), ``learned_prior`` (a Gaussian-mixture prior fitted to the
 aggregate posterior of a trained VAE: :class:`LearnedPriorVAE`), ``avb`` (:class:`AVB`, an implicit
-posterior whose KL term a critic learns; trained adversarially, by ``train_gan``).
+posterior whose KL term a critic learns; trained adversarially, by ``train_gan``), ``hybrid_flow``
+(:class:`HybridFlowVAE`, the Gaussian conditional in the feature space of a flow).
 The Gaussian maths (KLs, log-densities, the reparameterization,
 log-mean-exp) live in :mod:`dgmlib.gaussian`.
 
@@ -44,6 +45,7 @@ from .conv_stack import ConvStackDecoder, ConvStackEncoder
 from .estimators import reparam_gradient, score_function_gradient
 from .evaluation import evaluate_bounds, gaussian_fit_kl, importance_log_prob, latent_grid
 from .hierarchical import HierarchicalVAE
+from .hybrid_flow import HybridFlowVAE, make_hybrid_vae
 from .learned_prior import LearnedPriorVAE, MixturePrior
 from .likelihoods import LIKELIHOODS, log_bernoulli, log_gaussian
 from .linear_gaussian import LinearGaussian
@@ -55,7 +57,7 @@ __all__ = [
     "AVB",
     "LIKELIHOODS", "log_bernoulli", "log_gaussian", "reparam_gradient", "score_function_gradient",
     "MLPEncoder", "MLPDecoder", "ConvEncoder", "ConvDecoder",
-    "Autoencoder", "VAE", "HierarchicalVAE", "LinearGaussian", "make_vae", "MixturePrior", "LearnedPriorVAE",
+    "Autoencoder", "VAE", "HierarchicalVAE", "HybridFlowVAE", "make_hybrid_vae", "LinearGaussian", "make_vae", "MixturePrior", "LearnedPriorVAE",
     "ENERGIES", "energy", "FlowPosterior", "fit_reverse_kl", "IAFStep",
     "importance_log_prob", "evaluate_bounds", "latent_grid", "gaussian_fit_kl",
 ]

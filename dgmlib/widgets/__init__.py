@@ -17,7 +17,8 @@ One module per lecture topic, next to the machinery in :mod:`~dgmlib.widgets.exp
 ``data`` (00, binarization), ``vae`` (01, beta and latent traversals), ``bounds`` (02, F_k),
 ``gan`` (03, the optimal discriminator), ``wasserstein`` (04, parallel lines), ``evaluation``
 (05, precision and recall), ``flows`` (06-07, depth and temperature), ``disentanglement`` (08,
-the entangling rotation). A new explorer goes into its lecture's module: a state function, then
+the entangling rotation), ``autoregressive`` (09, a PixelCNN's receptive field). A new explorer
+goes into its lecture's module: a state function, then
 an ``*_explorer`` that wraps it in an :class:`Explorer`.
 
 Notation of the lectures: ``pi`` data, ``p`` model, ``q`` posterior.
@@ -31,6 +32,7 @@ Example:
     0.5
 """
 
+from .autoregressive import receptive_field_explorer, receptive_field_state
 from .bounds import importance_bound_explorer, importance_bound_state
 from .data import binarization_explorer, binarization_state
 from .disentanglement import rotation_explorer, rotation_matrix, rotation_state
@@ -51,4 +53,5 @@ __all__ = [
     "precision_recall_state", "precision_recall_explorer",
     "flow_state", "flow_explorer", "image_flow_state", "image_flow_explorer",
     "rotation_matrix", "rotation_state", "rotation_explorer",
+    "receptive_field_state", "receptive_field_explorer",
 ]
