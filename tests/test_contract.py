@@ -96,6 +96,10 @@ ADVERSARIAL = {
                                                          unroll_steps=2), _points),
     "FGAN": (G.FGAN, lambda: G.FGAN(G.MLPGenerator(2, 2, hidden=(16,), batch_norm=False, output=None),
                                    G.MLPDiscriminator(2, hidden=(16,)), latent_dim=2, divergence="kl"), _points),
+    "ProgressiveGAN": (G.ProgressiveGAN, lambda: G.ProgressiveGAN(G.ProgressiveGenerator(4, (8, 4, 4)),
+                                                                 G.ProgressiveDiscriminator((8, 4, 4)), latent_dim=4,
+                                                                 start_stage=1),
+                       lambda: torch.rand(32, 1, 28, 28) * 2 - 1),
 }
 DENSITIES = {
     "StandardNormal": (Fl.StandardNormal, lambda: Fl.StandardNormal(3), lambda: _points(dim=3)),

@@ -33,18 +33,23 @@ spectral norms, orthogonal regularization), ``nets`` (MLP and DCGAN players, sel
 ``packing`` (PacGAN's discriminator of packs),
 ``model`` (GAN and its regularizers), ``bigan``, ``cyclegan``, ``truncation``, ``train``
 (train_gan, train_critic). Lecture 10 (GAN evolution): ``standard_equation`` (the inner min over q),
-``fgan`` (f-GAN), ``unrolled`` (Unrolled GAN), ``instance_noise``.
+``fgan`` (f-GAN), ``unrolled`` (Unrolled GAN), ``instance_noise``, ``progressive`` (ProGAN, with
+``equalized``, ``pixel_norm``, ``minibatch_stddev``).
 """
 
 from .bigan import BiGAN
 from .cyclegan import CycleGAN
 from .fgan import FGAN
+from .equalized import EqualizedConv2d, EqualizedLinear
 from .instance_noise import InstanceNoise
+from .minibatch_stddev import MinibatchStdDev
 from .lipschitz import (clip_weights, gradient_norms, gradient_penalty, lipschitz_bound, orthogonal_regularization,
                         power_iteration)
 from .losses import LOSS_KINDS, density_ratio, discriminator_loss, generator_loss, optimal_discriminator
 from .model import GAN
 from .packing import Packed
+from .pixel_norm import PixelNorm
+from .progressive import ProgressiveDiscriminator, ProgressiveGAN, ProgressiveGenerator, resize_to_stage
 from .nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, SelfAttention2d
 from .train import train_critic, train_gan
 from .standard_equation import standard_equation_q
@@ -60,4 +65,6 @@ __all__ = [
     "train_gan", "train_critic",
     "truncated_normal", "truncate",
     "FGAN", "UnrolledGAN", "unrolled_parameters", "InstanceNoise", "standard_equation_q",
+    "EqualizedLinear", "EqualizedConv2d", "PixelNorm", "MinibatchStdDev",
+    "ProgressiveGenerator", "ProgressiveDiscriminator", "ProgressiveGAN", "resize_to_stage",
 ]
