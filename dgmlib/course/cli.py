@@ -3,7 +3,8 @@
     python -m dgmlib.course map                      # the course map as a Markdown table
     python -m dgmlib.course run-notebooks [PATH...]  # full run, outputs stored in place
     python -m dgmlib.course make-labs [--check]      # labs/ (student versions) from solutions/
-    python -m dgmlib.course grade PATH... [--csv gradebook.csv] [--jobs N]   # grade submissions
+    python -m dgmlib.course grade PATH... [--csv gradebook.csv] [--jobs N]   # grade submissions (sandboxed)
+    python -m dgmlib.course release OUT              # the student release: no solutions, no hidden checks
     python -m dgmlib.course trained-checks [PATH...] # training off: every trained-check cell must fail
 """
 
@@ -26,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     labs = sub.add_parser("make-labs", help="generate the student labs/ from solutions/ (see dgmlib.course.labs)")
     labs.add_argument("--check", action="store_true", help="write nothing; exit 1 when labs/ is out of date")
     sub.add_parser("grade", help="grade submitted lab notebooks (`python -m dgmlib.course grade --help`)")
+    release = sub.add_parser("release", help="write the student release (labs, lectures, library) without "
+                             "solutions/ and the grader's hidden checks")
+    release.add_argument("out", help="the folder to create")
     checks = sub.add_parser("trained-checks", help="run notebooks with training off: every trained-check cell must fail")
     checks.add_argument("paths", nargs="*", help="notebooks or folders (default: lectures/ and solutions/)")
     return parser
@@ -62,7 +66,11 @@ def _run_notebooks(parser, paths: list[str], timeout: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["grade"]:  # the grader has its own options
-        from .grader.cli import main as grade
+        try:
+            from .grader.cli import main as grade
+        except ImportError:
+            print("the grader is not part of the student release", file=sys.stderr)
+            return 2
 
         return grade(argv[1:], prog="python -m dgmlib.course grade")
     parser = _parser()
@@ -74,6 +82,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "make-labs":
         return _make_labs(args.check)
+    if args.command == "release":
+        from .release import make_release
+
+        try:
+            written = make_release(args.out)
+        except ValueError as err:
+            parser.error(str(err))
+        print(f"wrote the student release: {len(written)} files in {args.out}")
+        return 0
     if args.command == "trained-checks":
         from .notebooks import notebook_paths
         from .trained_checks import main as trained_checks

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import concurrent.futures
+import ctypes
+import functools
 import multiprocessing
 import os
+import signal
+import tempfile
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from ... import checks as argchecks
@@ -13,7 +18,38 @@ from ..checks import load_lab, questions
 from .kernel import run_submission
 from .submission import LABS, identify_lab, lab_disagreement, read_submission, written_answers
 
-__all__ = ["grade_notebook", "grade_paths", "submission_paths"]
+__all__ = ["grade_notebook", "grade_paths", "submission_paths", "SANDBOX_MODES", "UNSANDBOXED"]
+
+SANDBOX_MODES = ("required", "off")
+UNSANDBOXED = "WARNING: graded without the sandbox (--no-sandbox): the notebook ran as the grader's user"
+WORKER_RETRIES = 2  # fresh pools for the submissions of a worker that died
+
+
+@functools.lru_cache(maxsize=1)
+def _sandbox_setup(memory_gb: float) -> dict:
+    """The sandbox of this process's submissions: the poisoned copies of the reference modules, the limits."""
+    from ..checks import reference_api
+    from .sandbox import Limits, poisoned_modules
+
+    folder = tempfile.mkdtemp(prefix="dgm-references-")
+    os.chmod(folder, 0o755)
+    overrides = poisoned_modules(reference_api(), folder)
+    for f in overrides.values():
+        os.chmod(f, 0o644)
+    return {"overrides": overrides, "limits": Limits(memory_bytes=int(memory_gb * 2**30))}
+
+
+def sandbox_for(mode: str, memory_gb: float = 8.0) -> dict | None:
+    """The sandbox settings for ``mode`` (``required``: bubblewrap, refused when missing; ``off``: None)."""
+    from .sandbox import sandbox_missing
+
+    argchecks.one_of(mode, "sandbox", SANDBOX_MODES)
+    if mode == "off":
+        return None
+    missing = sandbox_missing()
+    if missing:
+        raise RuntimeError(f"--sandbox required, but {missing}")
+    return _sandbox_setup(float(memory_gb))
 
 
 def _result(path, lab, status="ok"):
@@ -38,7 +74,8 @@ def _fill(result: dict, checks: list[dict], reason: str) -> dict:
 
 
 def grade_notebook(path: str | os.PathLike, *, timeout_cell: float = 120, timeout_notebook: float = 900,
-                   timeout_scale: float = 1.0, lab: str | None = None) -> dict:
+                   timeout_scale: float = 1.0, lab: str | None = None, sandbox: str = "required",
+                   memory_gb: float = 8.0) -> dict:
     """Run and grade one submission; never raises for a broken submission (its status says why).
 
     ``lab`` grades it as that lab whatever it says (``--lab``); otherwise the lab is identified
@@ -48,11 +85,14 @@ def grade_notebook(path: str | os.PathLike, *, timeout_cell: float = 120, timeou
     Returns ``{submission, lab, status, questions: {q: {points, max, checks: [...]}}, written,
     cell_errors, total, max, seconds}``. ``timeout_cell``/``timeout_notebook``: seconds for one cell
     and for all the notebook's cells; ``timeout_scale`` multiplies every check's own time limit.
+    ``sandbox``: ``"required"`` (bubblewrap; RuntimeError when it is missing) or ``"off"`` (the kernel
+    runs as the grader: the status says so); ``memory_gb``: the sandbox's address-space limit.
     """
     start = time.perf_counter()
     path = Path(path)
     if lab is not None and lab not in LABS:
         raise ValueError(f"lab must be one of {', '.join(LABS)}, got {lab!r}")
+    box = sandbox_for(sandbox, memory_gb)
     try:
         nb = read_submission(path)
     except Exception as err:  # not JSON, not a notebook, unreadable
@@ -67,10 +107,12 @@ def grade_notebook(path: str | os.PathLike, *, timeout_cell: float = 120, timeou
             disagreement = lab_disagreement(nb, path)
             result = _result(path, chosen)
             result["written"] = written_answers(nb)
-            checks, reason = run_submission(nb, path, chosen, result, timeout_cell, timeout_notebook, timeout_scale)
-            _fill(result, checks, reason)
+            checks = run_submission(nb, path, chosen, result, timeout_cell, timeout_notebook, timeout_scale, box)
+            _fill(result, checks, "not graded")
             if disagreement is not None:   # never silent: the instructor sees it in the report and the CSV
                 result["status"] += f"; {disagreement}; graded as {chosen}" + (" (--lab)" if lab is not None else "")
+    if box is None:
+        result["status"] = f"{result['status']}; {UNSANDBOXED}"
     result["seconds"] = time.perf_counter() - start
     return result
 
@@ -96,15 +138,47 @@ def submission_paths(paths) -> list[Path]:
     return found
 
 
+def _die_with_parent():
+    """Pool workers die with the grader (Linux: PR_SET_PDEATHSIG), and their sandboxes with them."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _pool_round(todo, jobs, kwargs, results, progress):
+    """Grade ``todo`` in a fresh pool; return the submissions whose worker died before finishing them."""
+    ctx = multiprocessing.get_context("spawn")
+    lost = []
+    with concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=ctx,
+                                                initializer=_die_with_parent) as pool:
+        futures = {pool.submit(_grade_one, (p, kwargs)): p for p in todo}
+        for future in concurrent.futures.as_completed(futures):
+            p = futures[future]
+            try:
+                results[p] = future.result()
+            except BrokenProcessPool:  # a worker died (killed, out of memory): graded again in a fresh pool
+                lost.append(p)
+                continue
+            except Exception as err:
+                results[p] = _result(p, None, f"grader error: {type(err).__name__}: {err}")
+            if progress:
+                progress(results[p])
+    return lost
+
+
 def grade_paths(paths, *, jobs: int | None = None, progress=None, **kwargs) -> list[dict]:
     """Grade every notebook in ``paths`` (files or folders), ``jobs`` at a time; results in path order.
 
     ``progress(result)`` is called as each submission finishes; ``kwargs`` go to :func:`grade_notebook`.
+    A submission whose worker process died is graded again in a fresh pool (``WORKER_RETRIES`` times),
+    then reported as such: never lost.
     """
     submissions = submission_paths(paths)
     if jobs is not None:
         jobs = argchecks.int_at_least(jobs, "jobs", 1)
     jobs = min(jobs or os.cpu_count() or 1, max(1, len(submissions)))
+    sandbox_for(kwargs.get("sandbox", "required"), kwargs.get("memory_gb", 8.0))  # refuse before starting
     results: dict[Path, dict] = {}
     if jobs == 1:
         for p in submissions:
@@ -112,15 +186,13 @@ def grade_paths(paths, *, jobs: int | None = None, progress=None, **kwargs) -> l
             if progress:
                 progress(results[p])
         return [results[p] for p in submissions]
-    ctx = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        futures = {pool.submit(_grade_one, (p, kwargs)): p for p in submissions}
-        for future in concurrent.futures.as_completed(futures):
-            p = futures[future]
-            try:
-                results[p] = future.result()
-            except Exception as err:  # the worker process itself died
-                results[p] = _result(p, None, f"grader error: {type(err).__name__}: {err}")
-            if progress:
-                progress(results[p])
+    todo = list(submissions)
+    for _ in range(WORKER_RETRIES + 1):
+        if not todo:
+            break
+        todo = _pool_round(todo, jobs, kwargs, results, progress)
+    for p in todo:
+        results[p] = _result(p, None, "grader error: the worker grading it died, in every attempt")
+        if progress:
+            progress(results[p])
     return [results[p] for p in submissions]

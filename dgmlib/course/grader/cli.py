@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .batch import grade_paths, submission_paths
+from .batch import SANDBOX_MODES, grade_paths, sandbox_for, submission_paths
 from .submission import LABS
 from .reports import format_report, points_text, write_gradebook, write_written_answers
 
@@ -31,12 +31,31 @@ def _parser(prog: str) -> argparse.ArgumentParser:
                              "metadata, questions and file name say; disagreements are reported either way")
     parser.add_argument("--timeout-scale", type=float, default=1.0,
                         help="multiplies each hidden check's own time limit (default 1; raise it on a slow machine)")
+    parser.add_argument("--sandbox", choices=SANDBOX_MODES, default="required",
+                        help="required (default): run every notebook in its own bubblewrap sandbox and refuse to grade "
+                             "when bwrap is missing; off: run them as this user (same as --no-sandbox)")
+    parser.add_argument("--no-sandbox", dest="sandbox", action="store_const", const="off",
+                        help="grade without the sandbox: only for notebooks you trust (a warning goes into the "
+                             "report and the CSV)")
+    parser.add_argument("--memory-gb", type=float, default=8.0,
+                        help="address space a sandboxed kernel may use, in GiB (default 8)")
     return parser
 
 
-def _progress(r: dict) -> None:
-    print(f"graded {r['submission']}: {points_text(r['total'])}/{points_text(r['max'])} ({r['seconds']:.0f} s)",
-          file=sys.stderr, flush=True)
+def _progress(done: list, csv_path: Path | None):
+    """Called as each submission finishes: a line on stderr, and the gradebook rewritten with the rows so
+    far (atomically), so that a grader killed half-way leaves what it graded."""
+
+    def progress(r: dict) -> None:
+        done.append(r)
+        print(f"graded {r['submission']}: {points_text(r['total'])}/{points_text(r['max'])} ({r['seconds']:.0f} s)",
+              file=sys.stderr, flush=True)
+        if csv_path is not None:
+            partial = csv_path.with_name(csv_path.name + ".partial")
+            write_gradebook(done, partial)
+            partial.replace(csv_path)
+
+    return progress
 
 
 def _print_reports(results: list[dict], full: bool) -> None:
@@ -61,11 +80,22 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
         parser.error("no .ipynb files found in the given PATHs")
     if args.lab is not None and args.lab not in LABS:
         parser.error(f"--lab must be one of {', '.join(LABS)}, got {args.lab!r}")
-    results = grade_paths(submissions, jobs=args.jobs, progress=_progress, timeout_cell=args.timeout_cell,
-                          timeout_notebook=args.timeout_notebook, timeout_scale=args.timeout_scale, lab=args.lab)
+    try:
+        sandbox_for(args.sandbox, args.memory_gb)
+    except RuntimeError as err:
+        print(f"{prog}: refusing to grade: {err}", file=sys.stderr)
+        return 2
+    if args.sandbox == "off":
+        print(f"{prog}: WARNING: --no-sandbox: the notebooks run as this user, with access to everything it can reach",
+              file=sys.stderr)
+    gradebook = args.csv or len(submissions) > 1 or any(Path(p).is_dir() for p in args.paths)
+    csv_path = Path(args.csv or "gradebook.csv") if gradebook else None
+    results = grade_paths(submissions, jobs=args.jobs, progress=_progress([], csv_path), timeout_cell=args.timeout_cell,
+                          timeout_notebook=args.timeout_notebook, timeout_scale=args.timeout_scale, lab=args.lab,
+                          sandbox=args.sandbox, memory_gb=args.memory_gb)
     _print_reports(results, full=len(results) == 1 and not args.csv)
-    if args.csv or len(results) > 1 or any(Path(p).is_dir() for p in args.paths):
-        csv_path = write_gradebook(results, args.csv or "gradebook.csv")
+    if csv_path is not None:
+        csv_path = write_gradebook(results, csv_path)
         md_path = write_written_answers(results, csv_path.with_name(csv_path.stem + "_written.md"))
         print(f"gradebook: {csv_path}   written answers to grade by hand: {md_path}")
     if args.json:
