@@ -100,6 +100,10 @@ ADVERSARIAL = {
                                                                  G.ProgressiveDiscriminator((8, 4, 4)), latent_dim=4,
                                                                  start_stage=1),
                        lambda: torch.rand(32, 1, 28, 28) * 2 - 1),
+    "ConditionalGAN": (G.ConditionalGAN, lambda: G.ConditionalGAN(G.BigGANGenerator(4, 3, (1, 4, 4), hidden=(8,)),
+                                                                 G.ProjectionDiscriminator((1, 4, 4), 3, hidden=(8,)),
+                                                                 latent_dim=4, n_classes=3),
+                       lambda: (torch.rand(32, 1, 4, 4) * 2 - 1, torch.arange(32) % 3)),
 }
 DENSITIES = {
     "StandardNormal": (Fl.StandardNormal, lambda: Fl.StandardNormal(3), lambda: _points(dim=3)),
@@ -219,7 +223,8 @@ def test_adversarial_model_two_losses_one_loop(name):
     assert {"d_loss", "g_loss"} <= set(history.keys())
     if hasattr(model, "sample"):
         samples = model.sample(7)
-        assert samples.shape == (7, *x.shape[1:]) and not samples.requires_grad
+        images = x[0] if isinstance(x, tuple) and isinstance(model, G.ConditionalGAN) else x  # (images, labels)
+        assert samples.shape == (7, *images.shape[1:]) and not samples.requires_grad
 
 
 @pytest.mark.parametrize("name", sorted(DENSITIES))

@@ -34,10 +34,14 @@ spectral norms, orthogonal regularization), ``nets`` (MLP and DCGAN players, sel
 ``model`` (GAN and its regularizers), ``bigan``, ``cyclegan``, ``truncation``, ``train``
 (train_gan, train_critic). Lecture 10 (GAN evolution): ``standard_equation`` (the inner min over q),
 ``fgan`` (f-GAN), ``unrolled`` (Unrolled GAN), ``instance_noise``, ``progressive`` (ProGAN, with
-``equalized``, ``pixel_norm``, ``minibatch_stddev``).
+``equalized``, ``pixel_norm``, ``minibatch_stddev``), ``style`` (StyleGAN's mapping network, AdaIN,
+synthesis), ``biggan`` (skip-z and a shared embedding through conditional BN), ``projection`` (the
+projection discriminator), ``conditional`` (ConditionalGAN).
 """
 
 from .bigan import BiGAN
+from .biggan import BigGANGenerator, ConditionalBatchNorm1d
+from .conditional import ConditionalGAN
 from .cyclegan import CycleGAN
 from .fgan import FGAN
 from .equalized import EqualizedConv2d, EqualizedLinear
@@ -49,10 +53,12 @@ from .losses import LOSS_KINDS, density_ratio, discriminator_loss, generator_los
 from .model import GAN
 from .packing import Packed
 from .pixel_norm import PixelNorm
+from .projection import ProjectionDiscriminator
 from .progressive import ProgressiveDiscriminator, ProgressiveGAN, ProgressiveGenerator, resize_to_stage
 from .nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, SelfAttention2d
 from .train import train_critic, train_gan
 from .standard_equation import standard_equation_q
+from .style import MappingNetwork, StyleGenerator, StyleLayer, adain
 from .truncation import truncate, truncated_normal
 from .unrolled import UnrolledGAN, unrolled_parameters
 
@@ -67,4 +73,6 @@ __all__ = [
     "FGAN", "UnrolledGAN", "unrolled_parameters", "InstanceNoise", "standard_equation_q",
     "EqualizedLinear", "EqualizedConv2d", "PixelNorm", "MinibatchStdDev",
     "ProgressiveGenerator", "ProgressiveDiscriminator", "ProgressiveGAN", "resize_to_stage",
+    "adain", "MappingNetwork", "StyleLayer", "StyleGenerator",
+    "ConditionalBatchNorm1d", "BigGANGenerator", "ProjectionDiscriminator", "ConditionalGAN",
 ]

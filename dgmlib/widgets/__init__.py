@@ -17,7 +17,8 @@ One module per lecture topic, next to the machinery in :mod:`~dgmlib.widgets.exp
 ``data`` (00, binarization), ``vae`` (01, beta and latent traversals), ``bounds`` (02, F_k),
 ``gan`` (03, the optimal discriminator), ``wasserstein`` (04, parallel lines), ``evaluation``
 (05, precision and recall), ``flows`` (06-07, depth and temperature), ``disentanglement`` (08,
-the entangling rotation), ``autoregressive`` (09, a PixelCNN's receptive field). A new explorer
+the entangling rotation), ``autoregressive`` (09, a PixelCNN's receptive field), ``gan_evolution``
+(10, the Standard Equation's q* and truncation in W). A new explorer
 goes into its lecture's module: a state function, then
 an ``*_explorer`` that wraps it in an :class:`Explorer`.
 
@@ -40,6 +41,7 @@ from .evaluation import precision_recall_explorer, precision_recall_state
 from .explorer import Explorer, Knob
 from .flows import flow_explorer, flow_state, image_flow_explorer, image_flow_state
 from .gan import gan_optimum_explorer, gan_optimum_state
+from .gan_evolution import standard_equation_explorer, standard_equation_state
 from .vae import beta_posterior_state, beta_vae_explorer, latent_traversal_explorer, latent_traversal_state
 from .wasserstein import parallel_lines_explorer, parallel_lines_state
 
@@ -54,4 +56,5 @@ __all__ = [
     "flow_state", "flow_explorer", "image_flow_state", "image_flow_explorer",
     "rotation_matrix", "rotation_state", "rotation_explorer",
     "receptive_field_state", "receptive_field_explorer",
+    "standard_equation_state", "standard_equation_explorer",
 ]
