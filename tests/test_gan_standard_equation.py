@@ -104,3 +104,15 @@ def test_fgan_kl_training_reaches_the_data_gaussian():
     model = gan.FGAN(G, gan.MLPDiscriminator(1, hidden=(32, 32), dropout=0.0), latent_dim=1, divergence="kl")
     gan.train_gan(model, data, epochs=40, batch_size=256, lr_g=5e-3, lr_d=5e-3, seed=0, progress=False)
     assert abs(G.bias.item() - 1.0) < 0.1 and abs(abs(G.weight.item()) - 0.5) < 0.1  # started at (-1, 1)
+
+
+def test_standard_equation_widget_state_matches_the_gaussian_closed_form():
+    from dgmlib.widgets import standard_equation_explorer, standard_equation_state
+
+    for alpha, beta, slope in [(0.0, 1.0, 1.0), (1.0, 2.0, -1.5), (0.5, 4.0, 0.3)]:
+        s = standard_equation_state(alpha, beta, slope)
+        assert s["grid_mean"] == pytest.approx(slope / beta, abs=1e-6)
+        assert s["grid_var"] == pytest.approx((alpha + beta) / beta, abs=1e-5)
+    assert standard_equation_explorer().update(alpha=1.0, beta=1.0, slope=0.0)["grid_var"] == pytest.approx(2.0, abs=1e-5)
+    with pytest.raises(ValueError, match="beta"):
+        standard_equation_state(0.0, 0.0, 1.0)

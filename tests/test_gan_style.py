@@ -97,3 +97,39 @@ def test_truncation_in_w_pulls_towards_the_tracked_average():
     psi = 0.3
     assert torch.allclose(G.truncated_w(z, psi), G.w_avg + psi * (w - G.w_avg), atol=1e-6)
     assert torch.allclose(G.truncated_w(z, 0.0), G.w_avg.expand(256, 8))
+
+
+def test_slerp_keeps_the_sphere_and_ends():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(5, 4, generator=g, dtype=torch.float64), torch.randn(5, 4, generator=g, dtype=torch.float64)
+    assert torch.allclose(gan.slerp(a, b, torch.zeros(5, dtype=torch.float64)), a)
+    assert torch.allclose(gan.slerp(a, b, torch.ones(5, dtype=torch.float64)), b)
+    u, v = a / a.norm(dim=1, keepdim=True), b / b.norm(dim=1, keepdim=True)
+    mid = gan.slerp(u, v, torch.full((5,), 0.5, dtype=torch.float64))
+    assert torch.allclose(mid.norm(dim=1), torch.ones(5, dtype=torch.float64))
+    assert torch.allclose((mid * u).sum(1), (mid * v).sum(1))          # halfway: equal angles to both ends
+
+
+def test_path_lengths_of_a_linear_map_are_its_squared_stretch():
+    g = torch.Generator().manual_seed(0)
+    A = torch.randn(3, 4, generator=g, dtype=torch.float64)
+    a, b = torch.randn(6, 4, generator=g, dtype=torch.float64), torch.randn(6, 4, generator=g, dtype=torch.float64)
+    lengths = gan.path_lengths(lambda w: w @ A.T, lambda x: x, a, b, eps=1e-3, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(lengths, ((b - a) @ A.T).pow(2).sum(1), rtol=1e-9)   # ||A (b - a)||^2 on every step
+    with pytest.raises(ValueError, match="eps"):
+        gan.path_lengths(lambda w: w, lambda x: x, a, b, eps=0.0)
+
+
+def test_truncation_widget_state_scales_the_distance_to_the_average():
+    from dgmlib.widgets import style_truncation_explorer, style_truncation_state
+
+    torch.manual_seed(0)
+    G = gan.StyleGenerator(8, w_dim=8, channels=(8, 4, 4))
+    G(torch.randn(64, 8))                                         # a non-zero w_avg
+    G.eval()
+    s = style_truncation_state(G, 0.25, n=4)
+    assert s["images"].shape == (4, 28, 28)
+    assert s["distance"] == pytest.approx(0.25 * s["distance_1"], rel=1e-5)
+    assert style_truncation_explorer(G, n=4).update(psi=0.0)["distance"] == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(TypeError, match="StyleGenerator"):
+        style_truncation_state(gan.MLPGenerator(2, 2), 0.5)

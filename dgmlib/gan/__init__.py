@@ -52,6 +52,7 @@ from .lipschitz import (clip_weights, gradient_norms, gradient_penalty, lipschit
 from .losses import LOSS_KINDS, density_ratio, discriminator_loss, generator_loss, optimal_discriminator
 from .model import GAN
 from .packing import Packed
+from .path_length import path_lengths, slerp
 from .pixel_norm import PixelNorm
 from .projection import ProjectionDiscriminator
 from .progressive import ProgressiveDiscriminator, ProgressiveGAN, ProgressiveGenerator, resize_to_stage
@@ -73,6 +74,6 @@ __all__ = [
     "FGAN", "UnrolledGAN", "unrolled_parameters", "InstanceNoise", "standard_equation_q",
     "EqualizedLinear", "EqualizedConv2d", "PixelNorm", "MinibatchStdDev",
     "ProgressiveGenerator", "ProgressiveDiscriminator", "ProgressiveGAN", "resize_to_stage",
-    "adain", "MappingNetwork", "StyleLayer", "StyleGenerator",
+    "adain", "MappingNetwork", "StyleLayer", "StyleGenerator", "slerp", "path_lengths",
     "ConditionalBatchNorm1d", "BigGANGenerator", "ProjectionDiscriminator", "ConditionalGAN",
 ]

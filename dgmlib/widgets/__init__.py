@@ -41,7 +41,8 @@ from .evaluation import precision_recall_explorer, precision_recall_state
 from .explorer import Explorer, Knob
 from .flows import flow_explorer, flow_state, image_flow_explorer, image_flow_state
 from .gan import gan_optimum_explorer, gan_optimum_state
-from .gan_evolution import standard_equation_explorer, standard_equation_state
+from .gan_evolution import (standard_equation_explorer, standard_equation_state, style_truncation_explorer,
+                            style_truncation_state)
 from .vae import beta_posterior_state, beta_vae_explorer, latent_traversal_explorer, latent_traversal_state
 from .wasserstein import parallel_lines_explorer, parallel_lines_state
 
@@ -56,5 +57,5 @@ __all__ = [
     "flow_state", "flow_explorer", "image_flow_state", "image_flow_explorer",
     "rotation_matrix", "rotation_state", "rotation_explorer",
     "receptive_field_state", "receptive_field_explorer",
-    "standard_equation_state", "standard_equation_explorer",
+    "standard_equation_state", "standard_equation_explorer", "style_truncation_state", "style_truncation_explorer",
 ]

@@ -4,7 +4,7 @@ On the 4,500 training digits scaled to [-1, 1] (labels for the class-conditional
 
 - ``style``: :class:`dgmlib.gan.StyleGenerator` (latent 32, w 32, widths 32/16/8, mixing
   regularization 0.9) against a DCGAN discriminator of width 32, non-saturating loss, Adam(1e-3,
-  betas (0, 0.99)), ``STYLE_EPOCHS`` epochs of batches of 64, generator EMA 0.999.
+  betas (0, 0.99)), ``STYLE_EPOCHS`` epochs of batches of 64, generator EMA 0.995.
 - ``biggan``: :class:`dgmlib.gan.ConditionalGAN` of a :class:`~dgmlib.gan.BigGANGenerator` (latent 64
   in 4 chunks, shared 32-d embedding, widths 256/512/512) and a spectrally normalized
   :class:`~dgmlib.gan.ProjectionDiscriminator`, hinge loss, orthogonal regularization 1e-4,
@@ -29,16 +29,16 @@ from ..recipe import Recipe
 
 __all__ = ["RECIPE", "SWEEP", "build_style", "build_biggan", "conditional_figures"]
 
-STYLE_EPOCHS = 30
-BIG_EPOCHS = 15
-SWEEP, SWEEP_EPOCHS = (32, 128, 512), 8
+STYLE_EPOCHS = 20
+BIG_EPOCHS = 10
+SWEEP, SWEEP_EPOCHS = (32, 128, 512), 6
 
 
 def build_style() -> nn.Module:
     from ...gan import GAN, DCGANDiscriminator, StyleGenerator
 
     return GAN(StyleGenerator(32, w_dim=32, channels=(32, 16, 8)), DCGANDiscriminator(width=32), latent_dim=32,
-               ema_decay=0.999)
+               ema_decay=0.995)
 
 
 def build_biggan() -> nn.Module:
