@@ -22,8 +22,8 @@ class ConditionalGAN(nn.Module):
     (BigGAN: ``hinge``). ``d_loss((x, y))`` and ``g_loss((x, y))`` follow the adversarial contract;
     the generator's fakes take the batch's labels, so both players see the data's class frequencies.
     ``ortho_weight``: beta of BigGAN's orthogonal regularization of the generator,
-    ``+ beta sum_W ||W W^T (1 - I)||_F^2``, in the generator's loss (logged as ``"ortho"`` is not in
-    the vocabulary, so only the total is). ``sample(n, y=None, threshold=None)``: labels uniform by
+    ``+ beta sum_W ||W W^T (1 - I)||_F^2``, part of the generator's ``"loss"`` (the contract's vocabulary
+    has no name for it, so only the total is logged). ``sample(n, y=None, threshold=None)``: labels uniform by
     default; ``threshold`` draws z from the truncated normal (the truncation trick).
 
     Example:
