@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from dgmlib.autoregressive import PixelCNN, dependency_mask
-from dgmlib.widgets import receptive_field_explorer, receptive_field_state
+from dgmlib.widgets import receptive_field_explorer, receptive_field_image, receptive_field_state
 
 
 @pytest.mark.parametrize("layers, row, col", [(0, 5, 5), (3, 10, 12), (6, 20, 3)])
@@ -44,3 +44,11 @@ def test_explorer_updates_and_refuses_bad_values():
         receptive_field_state(-1, 3, 3)
     with pytest.raises(ValueError, match="row must be"):
         receptive_field_state(1, 28, 3)
+
+
+def test_the_picture_colours_each_pixel_by_its_role():
+    s = receptive_field_state(2, 9, 9)
+    picture = receptive_field_image(s)
+    assert picture.shape == (28, 28, 3)
+    assert np.allclose(picture[s["seen"]], (0.2, 0.4, 0.8)) and np.allclose(picture[s["blind"]], (0.95, 0.55, 0.2))
+    assert np.allclose(picture[9, 9], (0.8, 0.1, 0.1)) and np.allclose(picture[9, 10], 1.0)

@@ -3,7 +3,8 @@
 The network is one type-A masked convolution (``first_kernel``, 7 x 7), ``layers`` residual blocks
 of type-B masked 3 x 3 convolutions, and two 1 x 1 convolutions to one logit per pixel. One pass
 gives every conditional at once, so ``log_prob`` is exact and as fast as a CNN; ``sample`` is
-sequential, one pass per pixel (H x W passes for a batch), since pixel i needs the pixels before it.
+sequential, one pass per pixel (H x W passes for a batch), since pixel i needs the pixels before it
+(each pass only over the window of pixel i's receptive field).
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ class PixelCNN(nn.Module):
     """A PixelCNN over ``(B, 1, height, width)`` images with pixels in {0, 1}.
 
     Contract: ``loss(x) -> {"loss", "nll", "bits_per_dim"}`` (the mean NLL in nats per image, minimized by
-    :func:`dgmlib.training.fit`), ``log_prob(x) -> (B,)`` exact, ``sample(n)`` by ancestral sampling.
+    :func:`dgmlib.training.fit`), ``log_prob(x) -> (B,)`` exact, ``sample(n, temperature=1.0)`` by ancestral
+    sampling. With ``context_channels = C > 0`` every conditional also reads a map ``c: (B, C, H, W)``
+    that does not depend on x (PixelVAE's f(z)): p(x | c) = prod_i p(x_i | x_<i, c), each masked layer
+    adding a 1 x 1 projection of c; ``logits``, ``log_prob`` and ``sample`` then take ``context=c``.
 
     Example:
         >>> model = PixelCNN(28, 28, channels=64, layers=5)

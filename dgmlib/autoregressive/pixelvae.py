@@ -22,6 +22,7 @@ Kingma et al., *Improved Variational Inference with Inverse Autoregressive Flow*
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from .. import checks
 from ..gaussian import kl_normal_std, reparameterize
@@ -34,10 +35,23 @@ from .pixelcnn import PixelCNN
 __all__ = ["PixelVAE"]
 
 
+class _CoarseMap(nn.Module):
+    """f(z): an MLP from z to a coarse ``(features, 7, 7)`` map, each cell repeated over a 4 x 4 block:
+    ``(..., latent_dim) -> (..., features, 28, 28)``. The latent sets the global layout; the PixelCNN
+    draws the strokes."""
+
+    def __init__(self, latent_dim: int, features: int, hidden):
+        super().__init__()
+        self.mlp = MLPDecoder(latent_dim, (features, 7, 7), hidden)
+
+    def forward(self, z):
+        return self.mlp(z).repeat_interleave(4, -1).repeat_interleave(4, -2)
+
+
 class PixelVAE(VAE):
     """A VAE over ``(B, 1, 28, 28)`` binary images whose p(x|z) is a PixelCNN conditioned on f(z).
 
-    ``f(z)``: an MLP decoder from z to a ``(features, 28, 28)`` map; the PixelCNN (``channels``,
+    ``f(z)``: an MLP from z to a coarse ``(features, 7, 7)`` map, upsampled to 28 x 28; the PixelCNN (``channels``,
     ``layers`` residual blocks, a ``first_kernel`` type-A mask: its receptive field sets how strong
     the decoder is) adds a 1 x 1 projection of that map in every masked layer. Everything else is the
     :class:`dgmlib.vae.VAE`: the ELBO, the IWAE bound, ``log_prob`` by importance sampling.
@@ -53,12 +67,11 @@ class PixelVAE(VAE):
         >>> model.sample(8, z=model.encode(x[:1])[0].expand(8, -1))         # z fixed, PixelCNN resampled
     """
 
-    def __init__(self, latent_dim: int = 16, *, hidden: tuple[int, ...] = (512,), features: int = 4,
+    def __init__(self, latent_dim: int = 16, *, hidden: tuple[int, ...] = (256,), features: int = 4,
                  channels: int = 32, layers: int = 2, first_kernel: int = 5, free_bits: float = 0.0):
         features = checks.positive_int(features, "features")
         latent_dim = checks.positive_int(latent_dim, "latent_dim")
-        super().__init__(MLPEncoder(784, latent_dim, hidden), MLPDecoder(latent_dim, (features, 28, 28), hidden[::-1]),
-                         "bernoulli")
+        super().__init__(MLPEncoder(784, latent_dim, hidden), _CoarseMap(latent_dim, features, hidden[::-1]), "bernoulli")
         self.pixelcnn = PixelCNN(28, 28, channels=channels, layers=layers, first_kernel=first_kernel,
                                  context_channels=features)
         self.free_bits = checks.non_negative_number(free_bits, "free_bits")

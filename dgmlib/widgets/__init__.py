@@ -33,7 +33,7 @@ Example:
     0.5
 """
 
-from .autoregressive import receptive_field_explorer, receptive_field_state
+from .autoregressive import receptive_field_explorer, receptive_field_image, receptive_field_state
 from .bounds import importance_bound_explorer, importance_bound_state
 from .data import binarization_explorer, binarization_state
 from .disentanglement import rotation_explorer, rotation_matrix, rotation_state
@@ -56,6 +56,6 @@ __all__ = [
     "precision_recall_state", "precision_recall_explorer",
     "flow_state", "flow_explorer", "image_flow_state", "image_flow_explorer",
     "rotation_matrix", "rotation_state", "rotation_explorer",
-    "receptive_field_state", "receptive_field_explorer",
+    "receptive_field_state", "receptive_field_image", "receptive_field_explorer",
     "standard_equation_state", "standard_equation_explorer", "style_truncation_state", "style_truncation_explorer",
 ]

@@ -9,7 +9,7 @@ from .. import checks
 from ..autoregressive import PixelCNN
 from .explorer import Explorer, Knob
 
-__all__ = ["receptive_field_state", "receptive_field_explorer"]
+__all__ = ["receptive_field_state", "receptive_field_image", "receptive_field_explorer"]
 
 
 def receptive_field_state(layers: int, row: int, col: int, first_kernel: int = 7, size: int = 28) -> dict:
@@ -49,18 +49,23 @@ def receptive_field_state(layers: int, row: int, col: int, first_kernel: int = 7
             "blind_count": int(blind.sum()), "seen_later": int((seen & later).sum())}
 
 
+def receptive_field_image(state: dict) -> np.ndarray:
+    """An RGB picture ``(size, size, 3)`` of a :func:`receptive_field_state`: seen pixels blue, the blind
+    spot orange, pixels at or after i white, pixel i itself red (and earlier pixels that are
+    neither: none, every earlier pixel is seen or in the blind spot)."""
+    picture = np.ones((*state["seen"].shape, 3))
+    picture[state["blind"]] = (0.95, 0.55, 0.2)
+    picture[state["seen"]] = (0.2, 0.4, 0.8)
+    picture[state["row"], state["col"]] = (0.8, 0.1, 0.1)
+    return picture
+
+
 def receptive_field_explorer(size: int = 28, first_kernel: int = 7) -> Explorer:
     """Pick an output pixel and the number of type-B blocks: the pixels it sees, its blind spot, its future."""
 
     def draw(fig, s):
         ax = fig.subplots()
-        picture = np.zeros((*s["seen"].shape, 3))
-        picture[s["earlier"]] = (0.85, 0.85, 0.85)            # earlier pixels: light grey
-        picture[s["blind"]] = (0.95, 0.55, 0.2)               # the blind spot: orange
-        picture[s["seen"]] = (0.2, 0.4, 0.8)                  # seen: blue
-        picture[s["later"]] = (1.0, 1.0, 1.0)                 # the future: white
-        picture[s["row"], s["col"]] = (0.8, 0.1, 0.1)         # pixel i: red
-        ax.imshow(picture)
+        ax.imshow(receptive_field_image(s))
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(f"pixel ({s['row']}, {s['col']}), 1 type-A + {s['layers']} type-B layers")
