@@ -64,10 +64,12 @@ def test_conditional_gan_losses_and_truncated_sampling():
     g = model.g_loss((x, y))["loss"]
     torch.manual_seed(1)
     fake = model.generator(torch.randn(16, 8), y)
-    expected = gan.generator_loss(model.discriminator(fake, y), "hinge") + 0.5 * gan.orthogonal_regularization(model.generator)
+    expected = gan.generator_loss(model.discriminator(fake, y), "hinge") \
+        + 0.5 * gan.orthogonal_regularization(model.generator)
     assert g.item() == pytest.approx(expected.item(), rel=1e-5)
     z = gan.truncated_normal(10, 8, 0.5, generator=torch.Generator().manual_seed(2))
-    a = model.eval().sample(10, y=torch.zeros(10, dtype=torch.long), threshold=0.5, generator=torch.Generator().manual_seed(2))
+    a = model.eval().sample(10, y=torch.zeros(10, dtype=torch.long), threshold=0.5,
+                            generator=torch.Generator().manual_seed(2))
     assert torch.allclose(a, model.generator(z, torch.zeros(10, dtype=torch.long)))
     with pytest.raises(TypeError, match="pass train_gan the pair"):
         model.d_loss(x)

@@ -1,4 +1,4 @@
-"""StyleGAN's pieces (lecture 10): AdaIN, the mapping network, style mixing and truncation in W, by independent computation."""
+"""StyleGAN's pieces (lecture 10): AdaIN, mapping network, style mixing, truncation in W, by independent computation."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from dgmlib import gan
 def test_adain_matches_the_formula_per_sample_and_channel():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(3, 4, 5, 6, generator=g, dtype=torch.float64) * 3 + 1
-    scale, bias = torch.randn(3, 4, generator=g, dtype=torch.float64), torch.randn(3, 4, generator=g, dtype=torch.float64)
+    scale = torch.randn(3, 4, generator=g, dtype=torch.float64)
+    bias = torch.randn(3, 4, generator=g, dtype=torch.float64)
     out = gan.adain(x, scale, bias, eps=0.0)
     for b in range(3):
         for c in range(4):
@@ -114,7 +115,8 @@ def test_path_lengths_of_a_linear_map_are_its_squared_stretch():
     g = torch.Generator().manual_seed(0)
     A = torch.randn(3, 4, generator=g, dtype=torch.float64)
     a, b = torch.randn(6, 4, generator=g, dtype=torch.float64), torch.randn(6, 4, generator=g, dtype=torch.float64)
-    lengths = gan.path_lengths(lambda w: w @ A.T, lambda x: x, a, b, eps=1e-3, generator=torch.Generator().manual_seed(1))
+    lengths = gan.path_lengths(lambda w: w @ A.T, lambda x: x, a, b, eps=1e-3,
+                               generator=torch.Generator().manual_seed(1))
     assert torch.allclose(lengths, ((b - a) @ A.T).pow(2).sum(1), rtol=1e-9)   # ||A (b - a)||^2 on every step
     with pytest.raises(ValueError, match="eps"):
         gan.path_lengths(lambda w: w, lambda x: x, a, b, eps=0.0)

@@ -76,7 +76,8 @@ class BigGANGenerator(nn.Module):
         if not hidden:
             raise ValueError("hidden must list at least one width")
         if self.latent_dim % (len(hidden) + 1):
-            raise ValueError(f"latent_dim = {latent_dim} must split into len(hidden) + 1 = {len(hidden) + 1} equal chunks")
+            raise ValueError(f"latent_dim = {latent_dim} must split into len(hidden) + 1 = {len(hidden) + 1} "
+                             "equal chunks")
         self.chunk = self.latent_dim // (len(hidden) + 1)
         self.embed = nn.Embedding(self.n_classes, checks.positive_int(embed_dim, "embed_dim"))  # shared by all blocks
         self.input = nn.Linear(self.chunk, hidden[0])

@@ -20,7 +20,7 @@ __all__ = ["EqualizedLinear", "EqualizedConv2d"]
 
 
 class EqualizedLinear(nn.Module):
-    """y = x (c W_hat)^T + b with W_hat ~ N(0, 1), c = gain / sqrt(in_features), b = 0 at the start; ``(B, in) -> (B, out)``.
+    """y = x (c W_hat)^T + b, W_hat ~ N(0, 1), c = gain / sqrt(in_features), b = 0 at first; ``(B, in) -> (B, out)``.
 
     References:
         Karras, Aila, Laine, Lehtinen, Progressive Growing of GANs for Improved Quality, Stability,

@@ -12,7 +12,7 @@ __all__ = ["slerp", "path_lengths"]
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation of the directions of ``a`` and ``b`` ``(B, D)`` at ``t: (B,)``, with the norm interpolated linearly.
+    """Spherical interpolation of the directions of ``a``, ``b`` ``(B, D)`` at ``t: (B,)``; norms interpolated linearly.
 
     slerp(a, b; t) = [sin((1 - t) W) a_hat + sin(t W) b_hat] / sin W * ((1 - t)|a| + t|b|), cos W = a_hat . b_hat.
     """
@@ -27,7 +27,7 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 def path_lengths(images: Callable, features: Callable, a: torch.Tensor, b: torch.Tensor, *, eps: float = 1e-2,
                  spherical: bool = False, generator: torch.Generator | None = None) -> torch.Tensor:
-    """l_i = ||phi(g(p(t_i))) - phi(g(p(t_i + eps)))||^2 / eps^2 along the paths p from ``a`` to ``b``, t_i ~ U(0, 1 - eps).
+    """l_i = ||phi(g(p(t_i))) - phi(g(p(t_i + eps)))||^2 / eps^2 on paths p from ``a`` to ``b``, t_i ~ U(0, 1 - eps).
 
     ``images``: latent ``(B, D)`` -> images (the same noise inputs for both ends of a step);
     ``features``: images -> ``(B, F)``, the "perceptual" embedding phi; ``a``, ``b``: ``(B, D)``

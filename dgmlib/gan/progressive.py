@@ -229,7 +229,8 @@ class ProgressiveGAN(GAN):
             fake = self.generator(self.prior(len(x)), stage, alpha)
         d_real = self.discriminator(resize_to_stage(x, stage, alpha, self.n_stages), stage, alpha)
         d_fake = self.discriminator(fake, stage, alpha)
-        return {"loss": discriminator_loss(d_real, d_fake), "real": d_real.detach().mean(), "fake": d_fake.detach().mean()}
+        return {"loss": discriminator_loss(d_real, d_fake), "real": d_real.detach().mean(),
+                "fake": d_fake.detach().mean()}
 
     def g_loss(self, x) -> dict:
         """``{"loss"}``: -E log D(G(z)) at the current stage, on ``len(x)`` (or ``x``) fresh samples."""

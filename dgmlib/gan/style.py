@@ -56,7 +56,7 @@ def adain(x: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor, eps: float =
 
 
 class MappingNetwork(nn.Module):
-    """w = M(z): PixelNorm(z), then ``depth`` equalized linear layers with LeakyReLU(0.2); ``(B, latent_dim) -> (B, w_dim)``.
+    """w = M(z): PixelNorm(z), then ``depth`` equalized linear layers + LeakyReLU; ``(B, latent_dim) -> (B, w_dim)``.
 
     StyleGAN uses 8 layers of 512; the intermediate latent space W need not follow a fixed
     distribution, which the paper argues lets it be less entangled than Z.
@@ -165,10 +165,11 @@ class StyleGenerator(nn.Module):
             return ws[:, None, :].expand(len(ws), self.n_styles, self.w_dim)
         if ws.ndim == 3 and ws.shape[1:] == (self.n_styles, self.w_dim):
             return ws
-        raise ValueError(f"ws must have shape (B, {self.w_dim}) or (B, {self.n_styles}, {self.w_dim}), got {tuple(ws.shape)}")
+        raise ValueError(f"ws must have shape (B, {self.w_dim}) or (B, {self.n_styles}, {self.w_dim}), "
+                         f"got {tuple(ws.shape)}")
 
     def synthesize(self, ws: torch.Tensor, noise: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
-        """Images from styles ``ws`` (one w for all layers, or one per layer); ``noise``: one ``(B, 1, H, W)`` per layer."""
+        """Images from styles ``ws`` (one w for all layers or one per layer); ``noise``: (B, 1, H, W) per layer."""
         ws = self._per_layer(ws)
         if noise is not None and len(noise) != self.n_styles:
             raise ValueError(f"noise must hold one tensor per layer ({self.n_styles}), got {len(noise)}")

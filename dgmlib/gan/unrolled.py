@@ -29,7 +29,7 @@ __all__ = ["UnrolledGAN", "unrolled_parameters"]
 
 def unrolled_parameters(discriminator: nn.Module, x: torch.Tensor, fake: torch.Tensor, steps: int, lr: float,
                         kind: str = "non_saturating") -> dict:
-    """phi_k after ``steps`` differentiable SGD steps phi <- phi - lr grad_phi L_D(phi) on data ``x`` and samples ``fake``.
+    """phi_k after ``steps`` differentiable SGD steps phi <- phi - lr grad_phi L_D(phi) on data ``x``, samples ``fake``.
 
     ``L_D`` is :func:`~dgmlib.gan.discriminator_loss` of ``kind``; every step uses the same batch
     ``x: (B, ...)`` and ``fake: (B', ...)``. The graph is kept (``create_graph=True``), so phi_k is
@@ -57,7 +57,7 @@ def unrolled_parameters(discriminator: nn.Module, x: torch.Tensor, fake: torch.T
 
 
 class UnrolledGAN(GAN):
-    """A :class:`GAN` whose generator minimizes L_G(theta, phi_k(theta)), phi_k the discriminator ``unroll_steps`` SGD steps ahead.
+    """A :class:`GAN` whose generator minimizes L_G(theta, phi_k(theta)), phi_k: D ``unroll_steps`` SGD steps ahead.
 
     ``unroll_steps = k`` (0: the vanilla GAN), ``unroll_lr = eta`` the step size of the unrolled SGD
     (the discriminator's own optimizer, Adam in :func:`~dgmlib.gan.train_gan`, is not unrolled;
@@ -85,7 +85,7 @@ class UnrolledGAN(GAN):
         self.unroll_lr = checks.positive_number(unroll_lr, "unroll_lr")
 
     def g_loss(self, x) -> dict:
-        """``{"loss"}``: generator_loss(D_{phi_k}(G(z)), kind), phi_k = :func:`unrolled_parameters` on the batch ``x``."""
+        """``{"loss"}``: generator_loss(D_{phi_k}(G(z)), kind), phi_k = :func:`unrolled_parameters` on batch ``x``."""
         if not torch.is_tensor(x):
             raise TypeError(f"UnrolledGAN.g_loss unrolls the discriminator on the data batch: pass a tensor x, "
                             f"got {type(x).__name__}")

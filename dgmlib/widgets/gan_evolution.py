@@ -11,7 +11,8 @@ from ..gaussian import normal_density
 from ..plotting import DATA_COLOR, MODEL_COLOR
 from .explorer import Explorer, Knob
 
-__all__ = ["standard_equation_state", "standard_equation_explorer", "style_truncation_state", "style_truncation_explorer"]
+__all__ = ["standard_equation_state", "standard_equation_explorer", "style_truncation_state",
+           "style_truncation_explorer"]
 
 
 def standard_equation_state(alpha: float, beta: float, slope: float, *, bounds=(-8.0, 8.0), n_grid: int = 4001) -> dict:

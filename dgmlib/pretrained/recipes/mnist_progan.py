@@ -1,8 +1,9 @@
-"""Lecture 10's progressive-growing experiment: ProGAN's networks grown 7 -> 14 -> 28 against the same networks at 28x28 from the start.
+"""Lecture 10's progressive growing: ProGAN's networks grown 7 -> 14 -> 28 against the same ones at 28x28 throughout.
 
 Two seeds of each arm on the 4,500 training digits scaled to [-1, 1]; every run makes the same
 number of steps (``EPOCHS`` epochs of batches of 64), Adam(lr 1e-3, betas (0, 0.99)) as ProGAN,
-non-saturating loss, an exponential moving average of the generator (``ema_decay=0.995``: a horizon of about 200 of the run's 1,280 steps).
+non-saturating loss, an exponential moving average of the generator (``ema_decay=0.995``: a horizon of about 200 of
+the run's 1,280 steps).
 The progressive runs spend 20% of the epochs at 7x7, 30% at 14x14 (the first half of it fading the
 new layers in) and 50% at 28x28 (the first 40% fading in); the full-resolution runs
 (``start_stage=2``) train the complete networks throughout. Each run's wall time is kept in the
