@@ -391,3 +391,70 @@ def test_every_question_tagged_as_code_has_checks(lab):
     tagged = {c.metadata["dgm"]["question"] for c in nb.cells
               if c.cell_type == "code" and isinstance(c.metadata.get("dgm"), dict) and c.metadata["dgm"].get("question")}
     assert tagged and tagged <= set(questions(lab)), sorted(tagged - set(questions(lab)))
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 19: what enters the kernel, the references in the sandbox, the student release
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_the_code_sent_into_the_kernel_holds_no_reference_and_no_judge(lab):
+    """Only probes (torch) enter the kernel: no import of the course, and no question's own stand-in."""
+    from dgmlib.course.checks import question_cell, question_checks
+
+    for q in questions(lab):
+        cell = question_cell(lab, q, "in.pt", "out.pt")
+        assert "dgmlib" not in cell and "CheckFailed" not in cell and "expect_close" not in cell
+        for _, _, c in question_checks(lab, q):
+            assert not set(c.needs) & set(c.isolate), f"{q} would replace its own answer by a stand-in"
+
+
+def test_the_sandboxed_library_refuses_the_references_and_keeps_the_rest(tmp_path):
+    import importlib.util
+
+    from dgmlib.course.checks import reference_api
+    from dgmlib.course.grader.sandbox import poisoned_modules
+
+    api = reference_api()
+    assert api["dgmlib.gaussian.kl_normal_std"] == "1.5" and api["dgmlib.flows.coupling.AffineCoupling"] == "3.7"
+    copies = poisoned_modules(api, tmp_path)
+    gaussian = next(c for o, c in copies.items() if o.endswith("dgmlib/gaussian.py"))
+    spec = importlib.util.spec_from_file_location("dgmlib.gaussian", gaussian)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(RuntimeError, match=r"dgmlib.gaussian.kl_normal_std is the course's reference answer to "
+                                           r"question 1.5") as err:
+        module.kl_normal_std(torch.zeros(2, 3), torch.zeros(2, 3))
+    assert type(err.value).__name__ == "ReferenceUnavailable"
+    assert torch.allclose(module.log_normal_std(torch.zeros(1, 2)), torch.tensor([-math.log(2 * math.pi)]))
+    coupling = next(c for o, c in copies.items() if o.endswith("flows/coupling.py"))
+    assert "AffineCoupling = _dgm_unavailable('dgmlib.flows.coupling.AffineCoupling', '3.7', True)" in Path(
+        coupling).read_text()
+
+
+def test_the_student_release_has_labs_lectures_and_library_but_no_solutions_or_checks(tmp_path):
+    from dgmlib.course.release import make_release
+
+    written = {str(p.relative_to(tmp_path / "out")) for p in make_release(tmp_path / "out")}
+    assert {f"labs/{lab}.ipynb" for lab in LABS} <= written and "dgmlib/gaussian.py" in written
+    assert "README.md" in written and any(p.startswith("lectures/") for p in written)
+    assert not any(p.startswith(("solutions/", "tests/", "dgmlib/course/checks/", "dgmlib/course/grader/"))
+                   for p in written)
+    with pytest.raises(ValueError, match="out must be a new folder"):
+        make_release(tmp_path / "out")
+
+
+def test_after_too_many_killer_cells_the_question_cells_are_still_graded(tmp_path):
+    """Issue 19, item 6: cells that kill the kernel cost their own run, not the grade of the functions."""
+    new = nbformat.v4.new_code_cell
+    answer = new("import torch\n\n\ndef interpolate(z0, z1, steps):\n"
+                 "    t = torch.linspace(0, 1, steps, dtype=z0.dtype)[:, None]\n    return z0 + t * (z1 - z0)",
+                 metadata={"dgm": {"question": "2.7"}})
+    cells = [new("import os")] + [new("os._exit(1)") for _ in range(grader.MAX_RESTARTS + 1)] + [answer]
+    path = tmp_path / "killers_lab2.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata={"dgm": {"lab": "lab2_gan"}}), path)
+    r = grader.grade_notebook(path, timeout_notebook=120, sandbox=MODE)
+    assert _points(r)["2.7"] == 3 and _status(r) == "ok"
+    errors = " | ".join(r["cell_errors"])
+    assert errors.count("killed the kernel; it was skipped in a fresh kernel") == grader.MAX_RESTARTS + 1
+    assert "the last kernel ran only the first code cell and the question cells" in errors

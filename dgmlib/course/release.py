@@ -21,14 +21,17 @@ from .labs import stale_labs
 __all__ = ["EXCLUDED", "release_files", "make_release"]
 
 EXCLUDED = ("solutions/", "tests/", "benchmarks/", ".ci/", "dgmlib/course/checks/", "dgmlib/course/grader/")
-_MARKERS = {".ipynb": ("### BEGIN SOLUTION", "<!-- BEGIN SOLUTION"), ".py": ("REFERENCE_API", "def judge_question")}
+# what a solution or a hidden check module holds (spelt in two pieces so that this file holds neither)
+_MARKERS = {".ipynb": ("### BEGIN " + "SOLUTION", "<!-- BEGIN " + "SOLUTION"),
+            ".py": ("REFERENCE" + "_API = ", "def judge" + "_question")}
 
 
 def release_files(root: str | Path = ROOT) -> list[str]:
     """The paths (relative to ``root``) that go into the student release."""
     root = Path(root)
     try:
-        listed = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True).stdout.split("\n")
+        done = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True)
+        listed = done.stdout.split("\n")
     except (OSError, subprocess.CalledProcessError):
         listed = [str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and ".git" not in p.parts]
     return sorted(p for p in listed if p and not p.startswith(EXCLUDED) and (root / p).is_file())

@@ -62,7 +62,8 @@ def _plain(value, depth=0):
 
 
 def _where(err):
-    cells = [f for f in traceback.extract_tb(err.__traceback__) if "ipykernel_" in f.filename or f.filename.startswith("<")]
+    cells = [f for f in traceback.extract_tb(err.__traceback__)
+             if "ipykernel_" in f.filename or f.filename.startswith("<")]
     return f" (line {cells[-1].lineno} of the cell defining it)" if cells else ""
 
 

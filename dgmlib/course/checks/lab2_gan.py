@@ -262,7 +262,8 @@ def _(out, inp):
        helpers=(_Identity,), inputs=lambda: {"n": 64})
 def _(out, inp):
     x = out["x"]
-    expect(torch.is_tensor(x) and x.numel() == 64 * 784 and x.is_floating_point(), "sample(generator, n) must return n images")
+    expect(torch.is_tensor(x) and x.numel() == 64 * 784 and x.is_floating_point(),
+           "sample(generator, n) must return n images")
     mean, std = x.mean().item(), x.std().item()
     expect(abs(mean) < 0.05 and abs(std - 1) < 0.05, f"z should be N(0, I): got mean {mean:.3f}, std {std:.3f}")
     expect(not (torch.is_tensor(out["x2"]) and torch.equal(x, out["x2"])),
@@ -273,7 +274,8 @@ def _probe_interpolate(ns, inp):
     return {"path": ns["interpolate"](inp["z0"], inp["z1"], inp["steps"])}
 
 
-@check(CHECKS, "2.7", "interpolate returns (steps, latent_dim) from z0 to z1", 1, "interpolate", probe=_probe_interpolate,
+@check(CHECKS, "2.7", "interpolate returns (steps, latent_dim) from z0 to z1", 1, "interpolate",
+       probe=_probe_interpolate,
        inputs=lambda: {"z0": torch.randn(6), "z1": torch.randn(6), "steps": 7})
 def _(out, inp):
     path = expect_shape(out["path"], (7, 6), "interpolate(z0, z1, 7)")

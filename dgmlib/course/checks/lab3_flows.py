@@ -121,7 +121,8 @@ def _(out, inp):
     mean, var = u.mean().item(), u.var().item()
     expect(abs(mean - 0.5) < 0.02 and abs(var - 1 / 12) < 0.01,
            f"the noise u should be U[0, 1) (mean 0.5, variance 0.083), got mean {mean:.3f}, variance {var:.3f}")
-    expect(not (torch.is_tensor(out["y2"]) and torch.equal(y, out["y2"])), "two calls gave the same values: draw new noise each call")
+    expect(not (torch.is_tensor(out["y2"]) and torch.equal(y, out["y2"])),
+           "two calls gave the same values: draw new noise each call")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,7 +242,8 @@ def _probe_coupling_inverse(ns, inp):
 
 
 @check(CHECKS, "3.7", "Coupling.inverse undoes forward", 1, "Coupling", probe=_probe_coupling_inverse,
-       helpers=(_coupling, _forward), inputs=lambda: {"mask": _reference_mask(28, 28, 1), "x": torch.randn(4, 1, 28, 28)})
+       helpers=(_coupling, _forward),
+       inputs=lambda: {"mask": _reference_mask(28, 28, 1), "x": torch.randn(4, 1, 28, 28)})
 def _(out, inp):
     _judge_forward(out, inp["x"], "Coupling(mask)(x)")
     expect_close(out["back"], inp["x"], "Coupling.inverse(Coupling(x)[0])", rtol=1e-4, atol=1e-4,

@@ -116,7 +116,8 @@ def _feedback(result) -> str | None:
         return str(result.get("message", "raised an exception"))[:500]
     if kind in ERRORS:
         try:
-            return ERRORS[kind].format(limit=float(result.get("limit", 0)), message=str(result.get("message", ""))[:400])
+            message = str(result.get("message", ""))[:400]
+            return ERRORS[kind].format(limit=float(result.get("limit", 0)), message=message)
         except (TypeError, ValueError):
             return ERRORS[kind].format(limit=0.0, message="")
     return "the kernel returned no result for this check"

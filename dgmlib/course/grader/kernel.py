@@ -27,7 +27,7 @@ from pathlib import Path
 __all__ = ["MAX_OUTPUT_CHARS", "MAX_RESTARTS", "MAX_OUTPUT_FILE", "run_submission"]
 
 MAX_OUTPUT_CHARS = 20_000  # per cell; the rest is dropped
-MAX_RESTARTS = 2  # fresh kernels after a cell that kills one
+MAX_RESTARTS = 3  # fresh kernels after a cell that kills one (then one more with only the question cells)
 MAX_OUTPUT_FILE = 256 * 2**20  # bytes of probe outputs read back per question
 INTERRUPT_GRACE = 10  # seconds a cell has to stop after the interrupt before its kernel is killed
 REFERENCE_ERROR = "ReferenceUnavailable"
@@ -99,6 +99,7 @@ class _Run:
         self.killers: dict[int, str] = {}  # cells skipped in later kernels, and why
         self.errors: list[str] | None = None  # the cells' errors, from the first kernel that ran them all
         self.references = 0  # cells stopped by a reference stub
+        self.questions_only = False  # after MAX_RESTARTS killers: only the first code cell and the question cells
 
     # -- kernels -----------------------------------------------------------------------------
 
@@ -167,19 +168,22 @@ class _Run:
     def run_cells(self, client, nb):
         import nbformat
 
-        errors, references = [], 0
+        errors, references, cells = [], 0, list(nb.cells)  # the notebook's own cells, not the grader's
         try:
             self._execute(client, nbformat.v4.new_code_cell(PREAMBLE), None, 60, interrupt=False)
         except KernelLost as err:
             raise KernelLost(err.reason) from err
         deadline = time.monotonic() + self.timeout_notebook
-        for index, cell in enumerate(list(nb.cells)):
+        first = next((i for i, c in enumerate(cells) if c.cell_type == "code"), None)
+        for index, cell in enumerate(cells):
             if cell.cell_type != "code" or not cell.source.strip() or index in self.killers:
+                continue
+            if self.questions_only and index != first and not (cell.metadata.get("dgm") or {}).get("question"):
                 continue
             left = deadline - time.monotonic()
             if left < 1:
-                errors.append(f"notebook time limit ({self.timeout_notebook:.0f} s) reached: cell {index + 1} and later "
-                              "cells were not run")
+                errors.append(f"notebook time limit ({self.timeout_notebook:.0f} s) reached: cell {index + 1} "
+                              "and later cells were not run")
                 self.result["status"] = "notebook time limit reached"
                 break
             timeout = int(max(1, min(self.timeout_cell, left)))
@@ -192,7 +196,8 @@ class _Run:
             elif error and error.get("ename") == REFERENCE_ERROR:
                 references += 1
             elif error:
-                errors.append(f"cell {index + 1} raised {error.get('ename')}: {str(error.get('evalue', '')).strip()[:200]}")
+                evalue = str(error.get("evalue", "")).strip()[:200]
+                errors.append(f"cell {index + 1} raised {error.get('ename')}: {evalue}")
         if self.errors is None:
             self.errors, self.references = errors, references
 
@@ -268,7 +273,7 @@ def run_submission(nb, path, lab, result, timeout_cell, timeout_notebook, timeou
     workdir = Path(private_workdir())
     try:
         shutil.copyfile(path, workdir / "submission.ipynb")
-        for _ in range(MAX_RESTARTS + len(pending) + 1):
+        for _ in range(MAX_RESTARTS + len(pending) + 2):
             if not pending:
                 break
             try:
@@ -278,7 +283,8 @@ def run_submission(nb, path, lab, result, timeout_cell, timeout_notebook, timeou
                     records[err.question] = unjudged(lab, err.question, err.reason)
                     lost.append(err.question)
                     pending.remove(err.question)
-                elif err.cell is not None and len(run.killers) < MAX_RESTARTS:
+                elif err.cell is not None and (len(run.killers) < MAX_RESTARTS or not run.questions_only):
+                    run.questions_only = len(run.killers) >= MAX_RESTARTS
                     run.killers[err.cell] = ("killed the kernel" if err.reason == "the kernel died"
                                              else "ignored the interrupt at its time limit, and its kernel was killed")
                 else:
@@ -296,6 +302,9 @@ def run_submission(nb, path, lab, result, timeout_cell, timeout_notebook, timeou
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     errors = [f"cell {i + 1} {why}; it was skipped in a fresh kernel" for i, why in run.killers.items()]
+    if run.questions_only:
+        errors.append(f"{MAX_RESTARTS + 1} cells killed the kernel: the last kernel ran only the first code cell and "
+                      "the question cells")
     errors += run.errors or []
     if run.references:
         errors.append(f"{run.references} cell(s) called the course's reference implementations, which are not "

@@ -11,7 +11,8 @@ What the kernel sees and may do (:func:`sandbox_command`):
   empty private ``/tmp``;
 - no network (its own empty network namespace), its own PID namespace (it sees and can signal
   only its own processes), IPC and UTS namespaces, no capabilities;
-- limits: address space (``memory``), CPU seconds, file size, open files, no core dumps, and,
+- limits: address space (``memory``), CPU seconds, file size, open files, no core dumps, a
+  512 MiB ``/tmp``, and,
   when the grader runs as root, its own user id (different for every sandbox) with a process
   limit (``RLIMIT_NPROC``, counted per user id);
 - ``--die-with-parent``: when the grader kills ``bwrap`` (the end of a submission, a time limit),
@@ -46,6 +47,7 @@ class Limits:
     processes: int = 256  # RLIMIT_NPROC (threads count), with a user id of its own
     file_bytes: int = 256 * 2**20  # RLIMIT_FSIZE: no file bigger than this
     open_files: int = 1024
+    tmp_bytes: int = 512 * 2**20  # the private /tmp is memory: its size
 
 
 def bwrap_path() -> str | None:
@@ -116,7 +118,8 @@ def poisoned_modules(api: dict[str, str], folder: str | os.PathLike) -> dict[str
         lines = [f"{name} = _dgm_unavailable({module + '.' + name!r}, {question!r}, "
                  f"{inspect.isclass(getattr(mod, name))})" for name, question in names]
         copy = Path(folder) / f"{module}.py"
-        copy.write_text(Path(origin).read_text(encoding="utf-8") + _POSTLUDE + "\n".join(lines) + "\n", encoding="utf-8")
+        source = Path(origin).read_text(encoding="utf-8")
+        copy.write_text(source + _POSTLUDE + "\n".join(lines) + "\n", encoding="utf-8")
         out[str(Path(origin).resolve())] = str(copy)
     return out
 
@@ -164,7 +167,7 @@ def sandbox_command(argv: list[str], workdir: str, env: dict, overrides: dict[st
     for d in SYSTEM_DIRS:
         if os.path.exists(d):
             cmd += ["--ro-bind", d, d] if not os.path.islink(d) else ["--symlink", os.readlink(d), d]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "01777", "--tmpfs", "/tmp"]
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "01777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
     made = {"/tmp"}
     for p in [*python, package]:
         cmd += _dirs_for(p, made) + ["--ro-bind", p, p]
