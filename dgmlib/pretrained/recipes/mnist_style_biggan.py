@@ -13,7 +13,8 @@ On the 4,500 training digits scaled to [-1, 1] (labels for the class-conditional
   the same number of training samples (fixed compute per sample), hence 4x fewer steps per 4x batch,
   same learning rate. Wall times in ``seconds``.
 
-Measured with the FeatureNet: for the StyleGAN :func:`.mnist_gan.measure_gan` (prefixed ``style_``);
+Measured with the FeatureNet: for the StyleGAN :func:`.mnist_gan.measure_gan` (prefixed ``style_``; its noise
+inputs drawn after ``torch.manual_seed(0)``);
 for each conditional model the FID of 2,000 samples (200 per class, fixed z) to the test digits and
 ``accuracy``, the share whose FeatureNet class is the class asked for.
 """
@@ -108,6 +109,7 @@ def conditional_figures(model: nn.Module, n_per_class: int = 200, threshold: flo
 def _measure(models: nn.Module) -> dict:
     from .mnist_gan import measure_gan
 
+    torch.manual_seed(0)  # the StyleGAN's per-pixel noise: a fixed draw, so the figures are a function of the weights
     figures = {f"style_{k}": v for k, v in measure_gan(models.style.eval()).items()}
     figures.update({f"biggan_{k}": v for k, v in conditional_figures(models.biggan.eval()).items()})
     for b, seconds in zip(SWEEP, models.seconds):
