@@ -287,3 +287,44 @@ def test_the_sandbox_itself_isolates_and_limits(tmp_path):
     assert seen["as"] == sandbox.Limits().memory_bytes and seen["fsize"] == sandbox.Limits().file_bytes
     if uid is not None:  # as root: its own user id, with a process limit
         assert seen["uid"] == uid and seen["nproc"] == sandbox.Limits().processes and seen["forks"] == "refused"
+
+
+def test_a_dead_worker_s_submission_is_graded_again(tmp_path):
+    """Issue 19, item 6: a grader worker killed mid-way (out of memory, a stray signal): its submission is not lost."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"student{i}_lab3.ipynb").write_bytes((ROOT / "solutions" / "lab3_flows.ipynb").read_bytes())
+    proc = subprocess.Popen([sys.executable, "-m", "dgmlib.course", "grade", str(folder), "--jobs", "2",
+                             "--json", str(tmp_path / "r.json")], cwd=tmp_path,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        workers = []
+        while time.monotonic() < deadline and not workers:  # a worker that has started a sandbox
+            family = _descendants(proc.pid)
+            workers = [pid for pid in family if _parent(pid) == proc.pid and
+                       any("bwrap" in _cmdline(child) for child in family if _parent(child) == pid)]
+            time.sleep(0.5)
+        assert workers, "no worker started a sandbox"
+        os.kill(workers[0], signal.SIGKILL)
+        assert proc.wait(timeout=600) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert [r["total"] for r in results] == [16, 16, 16]
+
+
+def _parent(pid):
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return None
+
+
+def _cmdline(pid):
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="ignore")
+    except OSError:
+        return ""
