@@ -51,8 +51,9 @@ class KernelLost(Exception):
 
 def _kernel_env(home: str) -> dict:
     env = {"DGMLIB_FAST": "1", "TQDM_DISABLE": "1", "MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore",
-           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "HOME": home, "MPLCONFIGDIR": f"{home}/.matplotlib",
-           "IPYTHONDIR": f"{home}/.ipython", "JUPYTER_RUNTIME_DIR": f"{home}/.runtime", "PYTHONDONTWRITEBYTECODE": "1",
+           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "HOME": home,
+           "MPLCONFIGDIR": f"{home}/.matplotlib", "IPYTHONDIR": f"{home}/.ipython",
+           "JUPYTER_RUNTIME_DIR": f"{home}/.runtime", "PYTHONDONTWRITEBYTECODE": "1",
            "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
     if os.environ.get("DGMLIB_DATA"):
         env["DGMLIB_DATA"] = os.environ["DGMLIB_DATA"]
