@@ -88,5 +88,7 @@ def test_bad_input_names_the_argument():
         model.loss(torch.zeros(4, 784))
     with pytest.raises(ValueError, match="x must lie in"):
         model.loss(torch.full((2, 1, 28, 28), 1.5))
+    with pytest.raises(ValueError, match="NaN"):
+        model.loss(torch.full((2, 1, 28, 28), float("nan")))
     with pytest.raises(ValueError, match="steps must be"):
         make_hybrid_vae(3, steps=-1)

@@ -103,5 +103,9 @@ def test_bad_input_names_the_argument():
         model.sample(3, z=torch.zeros(2, 3, dtype=torch.float64))
     with pytest.raises(ValueError, match=r"x must have shape \(B, 1, 28, 28\)"):
         model.loss(torch.zeros(2, 1, 28, 27, dtype=torch.float64))
+    with pytest.raises(ValueError, match="z must be finite"):
+        model.sample(2, z=torch.full((2, 3), float("nan"), dtype=torch.float64))
+    with pytest.raises(ValueError, match="NaN"):
+        model.loss(torch.full((2, 1, 28, 28), float("nan"), dtype=torch.float64))
     with pytest.raises(ValueError, match="x must be binary"):
         model.loss(torch.full((2, 1, 28, 28), 0.5, dtype=torch.float64))
