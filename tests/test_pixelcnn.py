@@ -104,7 +104,8 @@ def test_windowed_sampling_draws_exactly_what_full_passes_draw(layers, first_ker
 def test_a_window_one_pixel_narrower_than_the_receptive_field_changes_logits():
     """The window of ``sample`` is no larger than it must be: R - 1 rows up would change a logit."""
     model = _random(PixelCNN(12, 12, channels=4, layers=2, first_kernel=5).double())
-    x = torch.bernoulli(torch.full((1, 1, 12, 12), 0.5, dtype=torch.float64), generator=torch.Generator().manual_seed(0))
+    x = torch.bernoulli(torch.full((1, 1, 12, 12), 0.5, dtype=torch.float64),
+                        generator=torch.Generator().manual_seed(0))
     full = model.logits(x)[0, 0, 10, 6]
     reach = model.receptive_field()
     exact = model.net(x[:, :, 10 - reach:11, 6 - reach:7 + reach])[0, 0, reach, reach]

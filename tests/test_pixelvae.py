@@ -15,7 +15,8 @@ def _model(**kw):
 
 
 def _digits(n=5, seed=0):
-    return torch.bernoulli(torch.full((n, 1, 28, 28), 0.3, dtype=torch.float64), generator=torch.Generator().manual_seed(seed))
+    return torch.bernoulli(torch.full((n, 1, 28, 28), 0.3, dtype=torch.float64),
+                           generator=torch.Generator().manual_seed(seed))
 
 
 def _by_hand(model, x, eps):

@@ -80,7 +80,8 @@ class PixelCNN(nn.Module):
         context = checks.finite_tensor(checks.floating_tensor(context, "context"), "context")
         expected = (x.shape[0], self.context_channels, *x.shape[2:])
         if tuple(context.shape) != expected:
-            raise ValueError(f"context must have shape {expected} (B, context_channels, H, W), got {tuple(context.shape)}")
+            raise ValueError(f"context must have shape {expected} (B, context_channels, H, W), "
+                             f"got {tuple(context.shape)}")
         return context
 
     def _net(self, x, context):

@@ -71,7 +71,8 @@ class PixelVAE(VAE):
                  channels: int = 32, layers: int = 2, first_kernel: int = 5, free_bits: float = 0.0):
         features = checks.positive_int(features, "features")
         latent_dim = checks.positive_int(latent_dim, "latent_dim")
-        super().__init__(MLPEncoder(784, latent_dim, hidden), _CoarseMap(latent_dim, features, hidden[::-1]), "bernoulli")
+        super().__init__(MLPEncoder(784, latent_dim, hidden), _CoarseMap(latent_dim, features, hidden[::-1]),
+                         "bernoulli")
         self.pixelcnn = PixelCNN(28, 28, channels=channels, layers=layers, first_kernel=first_kernel,
                                  context_channels=features)
         self.free_bits = checks.non_negative_number(free_bits, "free_bits")
@@ -81,7 +82,10 @@ class PixelVAE(VAE):
         return (1, 28, 28)
 
     def log_px_given_z(self, x, z):
-        """log p(x|z) = sum_i log Bernoulli(x_i; sigmoid(PixelCNN_i(x_<i, f(z)))):  x: (B, 1, 28, 28), z: (..., B, D) -> (..., B)."""
+        """log p(x|z) = sum_i log Bernoulli(x_i; sigmoid(PixelCNN_i(x_<i, f(z)))).
+
+        ``x: (B, 1, 28, 28)``, ``z: (..., B, D)`` (e.g. k draws per x) -> ``(..., B)``.
+        """
         features = self.decoder(z)                                   # (..., B, F, 28, 28)
         lead = features.shape[:-3]
         xs = x.expand(*lead[:-1], *x.shape).reshape(-1, *x.shape[1:])             # (N, 1, 28, 28), N = prod(lead)
@@ -107,7 +111,10 @@ class PixelVAE(VAE):
         return self.decode(z, temperature, generator)
 
     def loss(self, x) -> dict[str, torch.Tensor]:
-        """-ELBO averaged over the batch (with ``free_bits``: recon + sum_j max(lambda, E_batch KL_j)); ``{"loss", "elbo", "recon", "kl"}``."""
+        """-ELBO averaged over the batch, or with ``free_bits``: recon + sum_j max(lambda, E_batch KL_j).
+
+        Returns ``{"loss", "elbo", "recon", "kl"}`` (``elbo`` the true bound in both cases).
+        """
         if not self.free_bits:
             return super().loss(x)
         self._check_x(x)

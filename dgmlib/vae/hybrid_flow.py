@@ -115,6 +115,7 @@ def make_hybrid_vae(latent_dim: int = 20, *, hidden: Sequence[int] = (512,), ste
     """
     steps = checks.int_at_least(steps, "steps", 0)
     layers = [Dequantize(256)] + ([] if alpha is None else [Logit(alpha)])
+    coupling_hidden = checks.positive_int(coupling_hidden, "coupling_hidden")
     for i in range(steps):
-        layers += [ActNorm(1), AffineCoupling(checkerboard_mask(28, 28, i % 2, 1), (checks.positive_int(coupling_hidden, "coupling_hidden"),))]
+        layers += [ActNorm(1), AffineCoupling(checkerboard_mask(28, 28, i % 2, 1), (coupling_hidden,))]
     return HybridFlowVAE(layers, make_vae(latent_dim, hidden=hidden, likelihood="gaussian"))

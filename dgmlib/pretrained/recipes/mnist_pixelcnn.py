@@ -41,7 +41,7 @@ def test_nll(model: nn.Module) -> float:
 
 
 def train(model: nn.Module, fast: bool) -> dict:
-    """Adam, cosine decay, dynamic binarization; returns the test-NLL curve (every ``EVERY`` epochs and at the start)."""
+    """Adam, cosine decay, dynamic binarization; returns the test-NLL curve (every ``EVERY`` epochs, and at 0)."""
     from ...data import load_mnist
     from ...training import fit
 
