@@ -10,10 +10,12 @@ import csv
 import hashlib
 import json
 import os
+import shutil
 import signal
 import site
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -189,6 +191,12 @@ def test_a_missing_sandbox_is_refused_and_no_sandbox_is_marked(tmp_path, monkeyp
     assert "refusing to grade: --sandbox required" in capsys.readouterr().err
 
 
+def _remove_new_work_folders(before):
+    """A grader killed with SIGKILL cannot delete its work folders: the test that killed it does."""
+    for folder in set(Path(tempfile.gettempdir()).glob("dgm-grade-*")) - before:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _descendants(pid):
     children = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -218,6 +226,7 @@ def test_a_killed_grader_keeps_the_rows_it_graded_and_leaves_no_process(tmp_path
     for i in range(4):
         (folder / f"student{i}_lab3.ipynb").write_bytes((ROOT / "solutions" / "lab3_flows.ipynb").read_bytes())
     csv_path = tmp_path / "gradebook.csv"
+    before = set(Path(tempfile.gettempdir()).glob("dgm-grade-*"))
     proc = subprocess.Popen([sys.executable, "-m", "dgmlib.course", "grade", str(folder), "--jobs", "2",
                              "--csv", str(csv_path)], cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -233,6 +242,7 @@ def test_a_killed_grader_keeps_the_rows_it_graded_and_leaves_no_process(tmp_path
         if proc.poll() is None:
             proc.kill()
     time.sleep(3)
+    _remove_new_work_folders(before)
     assert [pid for pid in family if _alive(pid)] == []
     with open(csv_path, newline="") as f:
         rows = list(csv.DictReader(f))
@@ -295,6 +305,7 @@ def test_a_dead_worker_s_submission_is_graded_again(tmp_path):
     folder.mkdir()
     for i in range(3):
         (folder / f"student{i}_lab3.ipynb").write_bytes((ROOT / "solutions" / "lab3_flows.ipynb").read_bytes())
+    before = set(Path(tempfile.gettempdir()).glob("dgm-grade-*"))
     proc = subprocess.Popen([sys.executable, "-m", "dgmlib.course", "grade", str(folder), "--jobs", "2",
                              "--json", str(tmp_path / "r.json")], cwd=tmp_path,
                             env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -312,6 +323,7 @@ def test_a_dead_worker_s_submission_is_graded_again(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+        _remove_new_work_folders(before)
     results = json.loads((tmp_path / "r.json").read_text())
     assert [r["total"] for r in results] == [16, 16, 16]
 

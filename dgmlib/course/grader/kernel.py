@@ -101,6 +101,7 @@ class _Run:
         self.errors: list[str] | None = None  # the cells' errors, from the first kernel that ran them all
         self.references = 0  # cells stopped by a reference stub
         self.questions_only = False  # after MAX_RESTARTS killers: only the first code cell and the question cells
+        self.overrides: dict[str, str] = {}  # the poisoned copies of the reference modules (sandbox only)
 
     # -- kernels -----------------------------------------------------------------------------
 
@@ -122,7 +123,7 @@ class _Run:
         km = KernelManager(kernel_name="python3", transport="ipc", ip=str(workdir / "ipc"), connection_file=str(conn))
         km.write_connection_file()
         argv = ["-m", "ipykernel_launcher", "-f", str(conn), "--HistoryManager.enabled=False"]
-        cmd, uid = sandbox_command(argv, str(workdir), env, self.sandbox["overrides"], self.sandbox["limits"])
+        cmd, uid = sandbox_command(argv, str(workdir), env, self.overrides, self.sandbox["limits"])
         if uid is not None:
             for p in [workdir, *workdir.rglob("*")]:
                 os.chown(p, uid, uid, follow_symlinks=False)
@@ -263,17 +264,23 @@ def _read_outputs(path: Path):
 def run_submission(nb, path, lab, result, timeout_cell, timeout_notebook, timeout_scale, sandbox=None):
     """Run the cells, then each question's probes, judged here; return the check records.
 
-    ``sandbox``: None (the kernel runs as the grader, unconfined) or ``{"overrides", "limits"}`` for
-    :func:`dgmlib.course.grader.sandbox.sandbox_command`. Sets ``result["status"]`` and ``result["cell_errors"]``.
+    ``sandbox``: None (the kernel runs as the grader, unconfined) or ``{"api", "limits"}``: the library
+    functions to replace by stubs (written for this submission into a folder outside its work folder,
+    removed at the end) and the limits of :func:`dgmlib.course.grader.sandbox.sandbox_command`. Sets ``result["status"]`` and ``result["cell_errors"]``.
     """
     from ..checks import questions, unjudged
-    from .sandbox import private_workdir
+    from .sandbox import poisoned_modules, private_workdir
 
     run = _Run(nb, lab, result, (timeout_cell, timeout_notebook, timeout_scale), sandbox)
     pending, records, lost = list(questions(lab)), {}, []
-    workdir = Path(private_workdir())
+    workdir, references = Path(private_workdir()), Path(private_workdir())
     try:
         shutil.copyfile(path, workdir / "submission.ipynb")
+        if sandbox is not None:  # read-only for the sandbox, and not under the folder it may write
+            os.chmod(references, 0o755)
+            run.overrides = poisoned_modules(sandbox["api"], references)
+            for poisoned in run.overrides.values():
+                os.chmod(poisoned, 0o644)
         for _ in range(MAX_RESTARTS + len(pending) + 2):
             if not pending:
                 break
@@ -302,6 +309,7 @@ def run_submission(nb, path, lab, result, timeout_cell, timeout_notebook, timeou
             records[q] = unjudged(lab, q, reason)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(references, ignore_errors=True)
     errors = [f"cell {i + 1} {why}; it was skipped in a fresh kernel" for i, why in run.killers.items()]
     if run.questions_only:
         errors.append(f"{MAX_RESTARTS + 1} cells killed the kernel: the last kernel ran only the first code cell and "
