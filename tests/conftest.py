@@ -10,6 +10,12 @@ os.environ.setdefault("DGMLIB_FAST", "1")
 os.environ.setdefault("MPLCONFIGDIR", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                                    ".dgmlib_cache", "matplotlib"))
 
+# The attack notebooks of the grader's tests (tests/grader_attacks/) are student submissions that try
+# to cheat and to harm other processes: they run only inside the grader's sandbox, in
+# test_grader_attacks.py. nbval must never execute them beside the test run (one signals every
+# process it can see).
+collect_ignore_glob = ["grader_attacks/*"]
+
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")  # this process only: nbval's kernels keep the inline backend

@@ -57,6 +57,17 @@ def test_the_attack_notebooks_are_those_build_py_generates(tmp_path):
         assert fresh == (ATTACKS / name).read_text(), f"run tests/grader_attacks/build.py ({name})"
 
 
+def test_the_test_run_never_executes_the_attack_notebooks_outside_the_sandbox():
+    """``make test`` runs pytest with --nbval over tests/: the attacks must not be collected there."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "--collect-only", "-q", "tests"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "grader_attacks/" not in proc.stdout
+    assert "test_grader_attacks.py" in proc.stdout  # the collection itself worked
+
+
 @pytest.fixture(scope="module")
 def attacked(tmp_path_factory):
     folder = tmp_path_factory.mktemp("submissions")
