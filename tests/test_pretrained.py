@@ -63,6 +63,8 @@ def test_recipe_runs_at_test_size_and_what_it_writes_loads(name, tmp_path):
     model = pretrained.load(name, "cpu", folder=tmp_path)
     shipped = pretrained.load(name, "cpu")
     assert [k for k in model.state_dict()] == [k for k in shipped.state_dict()]
+    for written in (tmp_path / f"{name}.pt", tmp_path / "manifest.json"):   # readable by the grader's sandboxes
+        assert written.stat().st_mode & 0o777 == 0o644, written.name
 
 
 def test_the_featurenet_recipe_repeats_bit_for_bit(tmp_path):

@@ -89,6 +89,7 @@ def _write_atomically(path: Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600: other users (the grader's sandboxed kernels) must read it
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
