@@ -301,8 +301,11 @@ def test_the_sandbox_itself_isolates_and_limits(tmp_path):
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["network"] is False and seen["course"] is False
     assert len(seen["pids"]) <= 3  # bwrap's init, this process (and a fork that has not exited yet)
-    in_tmp = [work.relative_to("/tmp").parts[0]] if work.is_relative_to("/tmp") else []
-    assert seen["home"] == [] and seen["tmp"] == in_tmp  # an empty private /tmp, but for the work folder
+    # an empty private /tmp, but for the folders bound into it: the work folder, and the code when the
+    # checkout itself lives under /tmp (read-only, checked below)
+    bound = [work, PACKAGE, Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()]
+    in_tmp = sorted({p.relative_to("/tmp").parts[0] for p in bound if p.is_relative_to("/tmp")})
+    assert seen["home"] == [] and sorted(seen["tmp"]) == in_tmp
     assert seen["library"] in ("OSError", "PermissionError") and seen["outside"] in ("FileNotFoundError", "PermissionError")
     assert outside.read_text() == ""
     assert seen["as"] == sandbox.Limits().memory_bytes and seen["fsize"] == sandbox.Limits().file_bytes
