@@ -77,7 +77,8 @@ def test_the_featurenet_recipe_repeats_bit_for_bit(tmp_path):
 
 
 def test_load_and_the_command_line_explain_bad_names(tmp_path, capsys):
-    names = r"\('dsprites_grid', 'featurenet', 'lab1_vae', 'lab3_flow', 'mnist_flow', 'mnist_gan', 'mnist_vae'\)"
+    names = (r"\('dsprites_grid', 'featurenet', 'lab1_vae', 'lab3_flow', 'mnist_flow', 'mnist_gan', "
+             r"'mnist_pixelcnn', 'mnist_pixelvae', 'mnist_progan', 'mnist_style_biggan', 'mnist_vae'\)")
     with pytest.raises(ValueError, match=rf"name must be one of {names}, got 'mnist_gann'"):
         pretrained.load("mnist_gann")
     with pytest.raises(FileNotFoundError, match="make checkpoints NAME=featurenet"):
